@@ -1,0 +1,158 @@
+//! Categories and corpora: the documents a query retrieves from.
+//!
+//! In the transaction domain the corpus is the list of category names from a `categories.json`
+//! (the course's file: `[{category, sample_transactions, departments}]`, optionally with a
+//! `description`). Any other corpus is JSONL `{"id"?, "text"}`; a document without an id is
+//! known by its text, which is what course-format `expected` lists name.
+
+use crate::error::DataError;
+use crate::jsonl::{ReadMode, read_jsonl};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// One expense category of a `categories.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    /// The category name: the document text that queries retrieve.
+    pub category: String,
+    /// Example transactions of the category.
+    #[serde(default)]
+    pub sample_transactions: Vec<String>,
+    /// Departments that use it.
+    #[serde(default)]
+    pub departments: Vec<String>,
+    /// A one-sentence description, when the file has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// One document of a corpus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorpusDoc {
+    /// The document id; absent in the file means the text is the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The document text.
+    pub text: String,
+}
+
+impl CorpusDoc {
+    /// The id, or the text when there is none.
+    pub fn key(&self) -> &str {
+        self.id.as_deref().unwrap_or(&self.text)
+    }
+}
+
+/// Reads a `categories.json`; duplicate or empty category names are errors.
+pub fn load_categories(path: impl AsRef<Path>) -> Result<Vec<Category>, DataError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(DataError::io(path))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let cats: Vec<Category> = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        DataError::Json {
+            path: path.to_owned(),
+            line: inner.line(),
+            field,
+            source: inner,
+        }
+    })?;
+    let mut seen = HashMap::new();
+    for (i, c) in cats.iter().enumerate() {
+        if c.category.trim().is_empty() {
+            return Err(invalid(path, i, "category", "empty category name".into()));
+        }
+        if let Some(first) = seen.insert(c.category.as_str(), i) {
+            return Err(invalid(
+                path,
+                i,
+                "category",
+                format!("{:?} repeats entry {}", c.category, first + 1),
+            ));
+        }
+    }
+    Ok(cats)
+}
+
+fn invalid(path: &Path, index: usize, field: &str, problem: String) -> DataError {
+    DataError::Invalid {
+        path: path.to_owned(),
+        line: 0,
+        field: format!("[{index}].{field}"),
+        problem,
+    }
+}
+
+/// Reads a corpus: a `.json` categories file (documents = category names) or JSONL documents.
+/// Ids must be unique.
+pub fn load_corpus(path: impl AsRef<Path>) -> Result<Vec<CorpusDoc>, DataError> {
+    let path = path.as_ref();
+    let docs: Vec<CorpusDoc> = if path.extension().is_some_and(|e| e == "json") {
+        load_categories(path)?
+            .into_iter()
+            .map(|c| CorpusDoc {
+                id: None,
+                text: c.category,
+            })
+            .collect()
+    } else {
+        read_jsonl(path, ReadMode::Strict)?.0
+    };
+    let mut seen = HashMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        if let Some(first) = seen.insert(d.key(), i) {
+            return Err(DataError::Invalid {
+                path: path.to_owned(),
+                line: i + 1,
+                field: "id".into(),
+                problem: format!("document {:?} repeats line {}", d.key(), first + 1),
+            });
+        }
+    }
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn categories_and_jsonl_corpora() {
+        let dir = tempfile::tempdir().unwrap();
+        let cats = dir.path().join("c.json");
+        std::fs::write(&cats, r#"[{"category":"Travel","sample_transactions":["Delta"],"departments":["Sales"]},{"category":"Meals"}]"#).unwrap();
+        let docs = load_corpus(&cats).unwrap();
+        assert_eq!(
+            docs.iter().map(CorpusDoc::key).collect::<Vec<_>>(),
+            ["Travel", "Meals"]
+        );
+        let jl = dir.path().join("c.jsonl");
+        let mut f = std::fs::File::create(&jl).unwrap();
+        writeln!(f, r#"{{"id":"d1","text":"one"}}"#).unwrap();
+        writeln!(f, r#"{{"text":"two"}}"#).unwrap();
+        let docs = load_corpus(&jl).unwrap();
+        assert_eq!(
+            docs.iter().map(CorpusDoc::key).collect::<Vec<_>>(),
+            ["d1", "two"]
+        );
+    }
+
+    #[test]
+    fn duplicate_categories_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let cats = dir.path().join("c.json");
+        std::fs::write(&cats, r#"[{"category":"Travel"},{"category":"Travel"}]"#).unwrap();
+        let err = load_categories(&cats).unwrap_err().to_string();
+        assert!(
+            err.contains("[1].category") && err.contains("repeats entry 1"),
+            "{err}"
+        );
+        std::fs::write(&cats, r#"[{"category":"Travel","departments":"Sales"}]"#).unwrap();
+        let err = load_categories(&cats).unwrap_err().to_string();
+        assert!(err.contains("[0].departments"), "{err}");
+    }
+}

@@ -1,0 +1,5 @@
+//! Negative mining for retrieval training: exact top-k search over normalized embeddings and
+//! the strategies that pick negatives from it (random, hard, semi-hard, rank windows, with
+//! false-negative filters). It depends on retune-data for its record types and knows nothing of
+//! models: callers pass embeddings in.
+#![warn(missing_docs)]

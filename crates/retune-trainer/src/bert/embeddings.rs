@@ -1,0 +1,54 @@
+//! Word + position + token-type embeddings, then LayerNorm and dropout (HF `BertEmbeddings`).
+
+use super::config::BertConfig;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
+use burn::tensor::{Int, Tensor, backend::Backend};
+
+/// The embedding block.
+#[derive(Module, Debug)]
+pub struct BertEmbeddings<B: Backend> {
+    /// `[vocab, hidden]`.
+    pub word: Embedding<B>,
+    /// `[max_positions, hidden]`.
+    pub position: Embedding<B>,
+    /// `[type_vocab, hidden]`.
+    pub token_type: Embedding<B>,
+    /// LayerNorm over the sum.
+    pub norm: LayerNorm<B>,
+    /// Dropout after the norm.
+    pub dropout: Dropout,
+}
+
+impl<B: Backend> BertEmbeddings<B> {
+    /// Randomly initialized embeddings of the configured sizes.
+    pub fn init(config: &BertConfig, device: &B::Device) -> Self {
+        let h = config.hidden_size;
+        Self {
+            word: EmbeddingConfig::new(config.vocab_size, h).init(device),
+            position: EmbeddingConfig::new(config.max_position_embeddings, h).init(device),
+            token_type: EmbeddingConfig::new(config.type_vocab_size.max(1), h).init(device),
+            norm: LayerNormConfig::new(h)
+                .with_epsilon(config.layer_norm_eps)
+                .init(device),
+            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+        }
+    }
+
+    /// `[batch, seq]` ids and token types to `[batch, seq, hidden]`.
+    pub fn forward(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        token_type_ids: Tensor<B, 2, Int>,
+    ) -> Tensor<B, 3> {
+        let [batch, seq] = input_ids.dims();
+        let device = input_ids.device();
+        let positions = Tensor::<B, 1, Int>::arange(0..seq as i64, &device)
+            .reshape([1, seq])
+            .expand([batch, seq]);
+        let x = self.word.forward(input_ids)
+            + self.position.forward(positions)
+            + self.token_type.forward(token_type_ids);
+        self.dropout.forward(self.norm.forward(x))
+    }
+}

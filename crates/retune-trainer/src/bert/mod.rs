@@ -1,0 +1,18 @@
+//! BERT in Burn, in the Hugging Face `BertModel` layout: embeddings (word, position, token type)
+//! with LayerNorm, post-LN encoder layers, an optional pooler.
+//!
+//! Shapes: `input_ids`, `token_type_ids` and `attention_mask` are `[batch, seq]`; the encoder
+//! returns hidden states `[batch, seq, hidden]`. Dropout acts only on autodiff backends (Burn's
+//! rule), so inference on a plain backend is deterministic.
+
+mod attention;
+mod config;
+mod embeddings;
+mod layer;
+mod model;
+
+pub use attention::SelfAttention;
+pub use config::{Activation, BertConfig};
+pub use embeddings::BertEmbeddings;
+pub use layer::BertLayer;
+pub use model::{BertInput, BertModel, Pooler, materialize};

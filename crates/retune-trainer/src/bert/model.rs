@@ -1,0 +1,94 @@
+//! `BertModel`: embeddings, the layer stack and an optional pooler.
+
+use super::config::BertConfig;
+use super::embeddings::BertEmbeddings;
+use super::layer::BertLayer;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Int, Tensor, backend::Backend};
+
+/// Added to the attention scores of padded keys: large enough that exp() underflows to 0.
+const MASK_BIAS: f32 = -1.0e9;
+
+/// The pooler (`pooler.dense` + tanh on the first token), used by classification heads.
+#[derive(Module, Debug)]
+pub struct Pooler<B: Backend> {
+    /// `pooler.dense`.
+    pub dense: Linear<B>,
+}
+
+impl<B: Backend> Pooler<B> {
+    /// `[batch, seq, hidden]` to `[batch, hidden]`.
+    pub fn forward(&self, hidden: Tensor<B, 3>) -> Tensor<B, 2> {
+        let [batch, _, h] = hidden.dims();
+        let first = hidden.narrow(1, 0, 1).reshape([batch, h]);
+        self.dense.forward(first).tanh()
+    }
+}
+
+/// One tokenized batch on a device.
+#[derive(Debug, Clone)]
+pub struct BertInput<B: Backend> {
+    /// `[batch, seq]` token ids.
+    pub input_ids: Tensor<B, 2, Int>,
+    /// `[batch, seq]` segment ids.
+    pub token_type_ids: Tensor<B, 2, Int>,
+    /// `[batch, seq]`, 1 for tokens, 0 for padding.
+    pub attention_mask: Tensor<B, 2, Int>,
+}
+
+/// The BERT encoder.
+#[derive(Module, Debug)]
+pub struct BertModel<B: Backend> {
+    /// Embedding block.
+    pub embeddings: BertEmbeddings<B>,
+    /// Encoder layers.
+    pub layers: Vec<BertLayer<B>>,
+    /// Pooler, when the checkpoint has one.
+    pub pooler: Option<Pooler<B>>,
+}
+
+impl<B: Backend> BertModel<B> {
+    /// A randomly initialized model; `with_pooler` adds the pooler.
+    ///
+    /// Parameters are materialized at once (Burn initializes them lazily otherwise, and two
+    /// clones of a lazy module would draw different random values).
+    pub fn init(config: &BertConfig, with_pooler: bool, device: &B::Device) -> Self {
+        let model = Self {
+            embeddings: BertEmbeddings::init(config, device),
+            layers: (0..config.num_hidden_layers)
+                .map(|_| BertLayer::init(config, device))
+                .collect(),
+            pooler: with_pooler.then(|| Pooler {
+                dense: LinearConfig::new(config.hidden_size, config.hidden_size).init(device),
+            }),
+        };
+        materialize(&model);
+        model
+    }
+
+    /// Hidden states of the last layer, `[batch, seq, hidden]`.
+    pub fn forward(&self, input: &BertInput<B>) -> Tensor<B, 3> {
+        let [batch, seq] = input.attention_mask.dims();
+        let mask_bias = (input.attention_mask.clone().float().neg() + 1.0) * MASK_BIAS;
+        let mask_bias: Tensor<B, 4> = mask_bias.reshape([batch, 1, 1, seq]);
+        let mut x = self
+            .embeddings
+            .forward(input.input_ids.clone(), input.token_type_ids.clone());
+        for layer in &self.layers {
+            x = layer.forward(x, mask_bias.clone());
+        }
+        x
+    }
+}
+
+/// Forces every lazily initialized parameter of a module to take its value now.
+pub fn materialize<B: Backend, M: Module<B>>(module: &M) {
+    struct Touch;
+    impl<B: Backend> ModuleVisitor<B> for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+}

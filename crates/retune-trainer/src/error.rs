@@ -1,0 +1,107 @@
+//! The crate's one error type, with the file and field at fault where there is one.
+
+use std::path::PathBuf;
+
+/// Errors from loading, running and saving models.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainerError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON configuration file could not be parsed.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A configuration value is missing, unsupported or out of range.
+    #[error("{path}: field `{field}`: {problem}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The tokenizer file could not be loaded or could not encode.
+    #[error("{path}: tokenizer: {message}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// The tokenizers crate's message (its error type is a boxed trait object).
+        message: String,
+    },
+    /// The safetensors file is unreadable.
+    #[error("{path}: safetensors: {source}")]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
+    /// Tensors the model needs are missing or have the wrong shape or type.
+    #[error("{path}: {}", .problems.join("; "))]
+    Weights {
+        /// The file.
+        path: PathBuf,
+        /// One line per tensor: `name: expected [..], found [..]` or `name: missing`.
+        problems: Vec<String>,
+    },
+    /// A model id is not a local directory and is not in the Hugging Face cache.
+    #[error(
+        "model {id:?} is not a local directory and is not in the Hugging Face cache at {cache} ({hint})"
+    )]
+    ModelNotFound {
+        /// The id given.
+        id: String,
+        /// The cache folder that was searched.
+        cache: PathBuf,
+        /// What to do about it.
+        hint: String,
+    },
+    /// A tensor operation failed (shape mismatch, backend error).
+    #[error("tensor: {0}")]
+    Tensor(String),
+}
+
+impl TrainerError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| TrainerError::Io { path, source }
+    }
+
+    pub(crate) fn config(
+        path: impl Into<PathBuf>,
+        field: &str,
+        problem: impl Into<String>,
+    ) -> Self {
+        TrainerError::Config {
+            path: path.into(),
+            field: field.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Reads and parses a JSON file.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> Result<T, TrainerError> {
+    let text = std::fs::read_to_string(path).map_err(TrainerError::io(path))?;
+    serde_json::from_str(&text).map_err(|source| TrainerError::Json {
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,38 @@
+//! The local models of retune, in Burn: a BERT encoder that loads Hugging Face checkpoints and
+//! embeds exactly as sentence-transformers does, tokenization, pooling, and (in later modules)
+//! the losses, samplers, optimizer schedule and training loop that fine-tune it.
+//!
+//! Everything is generic over a Burn `Backend`; the crate's features only make the CPU (`flex`,
+//! `ndarray`) and `cuda` backends available, and [`backend`] names them for binaries. The crate
+//! does not know about hosted APIs or data generation.
+//!
+//! ```no_run
+//! use retune_data::Embedder;
+//! use retune_trainer::{EncoderConfig, SentenceEncoder, backend::{Cpu, cpu_device}};
+//!
+//! let encoder = SentenceEncoder::<Cpu>::load(&EncoderConfig::new("../shared/models/all-MiniLM-L6-v2"), &cpu_device())?;
+//! let vectors = encoder.embed(&["Uber ride to the airport", "Travel: Ground Transport"])?;
+//! assert_eq!(vectors[0].len(), 384);
+//! # Ok::<(), retune_trainer::TrainerError>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod bert;
+mod encoder;
+mod error;
+pub mod export;
+pub mod fixture;
+mod pooling;
+mod resolve;
+mod st_config;
+mod tokenize;
+mod weights;
+
+pub use encoder::{EncoderConfig, SentenceEncoder};
+pub use error::TrainerError;
+pub use pooling::Pooling;
+pub use resolve::{ModelSource, full_hub_id, hf_cache_dir, resolve_model, resolve_model_in};
+pub use st_config::SentenceTransformerConfig;
+pub use tokenize::{Batch, TextTokenizer, Tokens};
+pub use weights::{LoadReport, load_bert, save_bert};

@@ -1,0 +1,471 @@
+//! Loading BERT weights from a Hugging Face `model.safetensors` and saving them back.
+//!
+//! [`visit_bert`] is the one name table: it walks the model and hands every parameter to a
+//! callback with its Hugging Face name and layout, and both loading and saving go through it,
+//! so the names cannot drift apart. Linear weights are `[out, in]` in HF files and `[in, out]`
+//! in Burn; they are transposed on the way in and back on the way out. Files may prefix names
+//! with `bert.`, name LayerNorm parameters `gamma`/`beta`, and store f16, bf16 or f64: all are
+//! accepted and read as f32. Saved files carry the metadata `format: pt`, without which
+//! transformers refuses them.
+
+use crate::bert::{BertConfig, BertModel};
+use crate::error::TrainerError;
+use burn::module::Param;
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// A parameter as the name table hands it out.
+pub(crate) enum Slot<'a, B: Backend> {
+    /// A Linear weight: Burn `[in, out]`, HF `[out, in]`.
+    Linear(&'a mut Param<Tensor<B, 2>>),
+    /// A matrix stored the same way in both (embedding tables).
+    Matrix(&'a mut Param<Tensor<B, 2>>),
+    /// A vector (biases, LayerNorm).
+    Vector(&'a mut Param<Tensor<B, 1>>),
+}
+
+fn linear<B: Backend>(
+    prefix: &str,
+    l: &mut burn::nn::Linear<B>,
+    f: &mut dyn FnMut(String, Slot<'_, B>),
+) {
+    f(format!("{prefix}.weight"), Slot::Linear(&mut l.weight));
+    if let Some(b) = l.bias.as_mut() {
+        f(format!("{prefix}.bias"), Slot::Vector(b));
+    }
+}
+
+fn norm<B: Backend>(
+    prefix: &str,
+    n: &mut burn::nn::LayerNorm<B>,
+    f: &mut dyn FnMut(String, Slot<'_, B>),
+) {
+    f(format!("{prefix}.weight"), Slot::Vector(&mut n.gamma));
+    if let Some(b) = n.beta.as_mut() {
+        f(format!("{prefix}.bias"), Slot::Vector(b));
+    }
+}
+
+/// The name table: every parameter of a BERT model with its HF name (no `bert.` prefix).
+pub(crate) fn visit_bert<B: Backend>(
+    model: &mut BertModel<B>,
+    prefix: &str,
+    f: &mut dyn FnMut(String, Slot<'_, B>),
+) {
+    let e = &mut model.embeddings;
+    f(
+        format!("{prefix}embeddings.word_embeddings.weight"),
+        Slot::Matrix(&mut e.word.weight),
+    );
+    f(
+        format!("{prefix}embeddings.position_embeddings.weight"),
+        Slot::Matrix(&mut e.position.weight),
+    );
+    f(
+        format!("{prefix}embeddings.token_type_embeddings.weight"),
+        Slot::Matrix(&mut e.token_type.weight),
+    );
+    norm(&format!("{prefix}embeddings.LayerNorm"), &mut e.norm, f);
+    for (i, layer) in model.layers.iter_mut().enumerate() {
+        let p = format!("{prefix}encoder.layer.{i}");
+        let a = &mut layer.attention;
+        linear(&format!("{p}.attention.self.query"), &mut a.query, f);
+        linear(&format!("{p}.attention.self.key"), &mut a.key, f);
+        linear(&format!("{p}.attention.self.value"), &mut a.value, f);
+        linear(&format!("{p}.attention.output.dense"), &mut a.output, f);
+        norm(&format!("{p}.attention.output.LayerNorm"), &mut a.norm, f);
+        linear(
+            &format!("{p}.intermediate.dense"),
+            &mut layer.intermediate,
+            f,
+        );
+        linear(&format!("{p}.output.dense"), &mut layer.output, f);
+        norm(&format!("{p}.output.LayerNorm"), &mut layer.norm, f);
+    }
+    if let Some(pooler) = model.pooler.as_mut() {
+        linear(&format!("{prefix}pooler.dense"), &mut pooler.dense, f);
+    }
+}
+
+/// What loading found besides the tensors it used.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// Tensors loaded.
+    pub loaded: usize,
+    /// Tensors in the file the model does not use, as `name [shape]` (`embeddings.position_ids`
+    /// is left out: it is a buffer, not a weight).
+    pub unused: Vec<String>,
+    /// Whether the file had a pooler (the model then has one).
+    pub has_pooler: bool,
+    /// The prefix stripped from names (`bert.`), if any.
+    pub stripped_prefix: Option<String>,
+}
+
+/// Reads tensor values as f32 whatever the stored float type.
+pub(crate) fn to_f32(view: &TensorView<'_>) -> Option<Vec<f32>> {
+    let d = view.data();
+    let v = match view.dtype() {
+        Dtype::F32 => d
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => d
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => d
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::F64 => d
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        _ => return None,
+    };
+    Some(v)
+}
+
+fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; v.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = v[r * cols + c];
+        }
+    }
+    out
+}
+
+/// The HF name a file's tensor name stands for: without `prefix`, LayerNorm gamma/beta as weight/bias.
+fn canonical(name: &str, prefix: &str) -> String {
+    let name = name.strip_prefix(prefix).unwrap_or(name);
+    if name.contains("LayerNorm") {
+        if let Some(base) = name.strip_suffix(".gamma") {
+            return format!("{base}.weight");
+        }
+        if let Some(base) = name.strip_suffix(".beta") {
+            return format!("{base}.bias");
+        }
+    }
+    name.to_owned()
+}
+
+/// Parsed tensors of one safetensors file, keyed by canonical name.
+pub(crate) struct TensorFile {
+    bytes: Vec<u8>,
+}
+
+impl TensorFile {
+    pub(crate) fn read(path: &Path) -> Result<Self, TrainerError> {
+        Ok(Self {
+            bytes: std::fs::read(path).map_err(TrainerError::io(path))?,
+        })
+    }
+
+    pub(crate) fn parse(&self, path: &Path) -> Result<SafeTensors<'_>, TrainerError> {
+        SafeTensors::deserialize(&self.bytes).map_err(|source| TrainerError::Safetensors {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+/// Sets every parameter the name table visits from `tensors` (canonical names); returns the
+/// problems (missing, wrong shape or type) and the names used.
+pub(crate) fn fill_params<B: Backend>(
+    model: &mut BertModel<B>,
+    prefix: &str,
+    tensors: &HashMap<String, TensorView<'_>>,
+    device: &B::Device,
+) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut used = Vec::new();
+    visit_bert(model, prefix, &mut |name, slot| {
+        let Some(view) = tensors.get(&name) else {
+            problems.push(format!("{name}: missing"));
+            return;
+        };
+        let Some(values) = to_f32(view) else {
+            problems.push(format!(
+                "{name}: dtype {:?} is not a float type",
+                view.dtype()
+            ));
+            return;
+        };
+        let shape = view.shape().to_vec();
+        let check = |want: Vec<usize>, problems: &mut Vec<String>| {
+            if shape == want {
+                true
+            } else {
+                problems.push(format!("{name}: expected shape {want:?}, found {shape:?}"));
+                false
+            }
+        };
+        match slot {
+            Slot::Linear(p) => {
+                let [din, dout] = p.val().dims();
+                if check(vec![dout, din], &mut problems) {
+                    let data = TensorData::new(transpose(&values, dout, din), [din, dout]);
+                    *p = Param::from_tensor(Tensor::from_data(data, device));
+                }
+            }
+            Slot::Matrix(p) => {
+                let dims = p.val().dims();
+                if check(dims.to_vec(), &mut problems) {
+                    *p = Param::from_tensor(Tensor::from_data(
+                        TensorData::new(values, dims),
+                        device,
+                    ));
+                }
+            }
+            Slot::Vector(p) => {
+                let dims = p.val().dims();
+                if check(dims.to_vec(), &mut problems) {
+                    *p = Param::from_tensor(Tensor::from_data(
+                        TensorData::new(values, dims),
+                        device,
+                    ));
+                }
+            }
+        }
+        used.push(name);
+    });
+    (problems, used)
+}
+
+/// Loads a BERT checkpoint; missing tensors and shape mismatches are one error listing them all.
+pub fn load_bert<B: Backend>(
+    config: &BertConfig,
+    path: impl AsRef<Path>,
+    device: &B::Device,
+) -> Result<(BertModel<B>, LoadReport), TrainerError> {
+    let path = path.as_ref();
+    let file = TensorFile::read(path)?;
+    let st = file.parse(path)?;
+    let names = st.names();
+    let stripped_prefix = names
+        .iter()
+        .any(|n| n.starts_with("bert."))
+        .then(|| "bert.".to_owned());
+    let prefix = stripped_prefix.as_deref().unwrap_or("");
+    let tensors: HashMap<String, TensorView<'_>> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (canonical(&n, prefix), v))
+        .collect();
+    let has_pooler = tensors.contains_key("pooler.dense.weight");
+    let mut model = BertModel::init(config, has_pooler, device);
+    let (problems, used) = fill_params(&mut model, "", &tensors, device);
+    if !problems.is_empty() {
+        return Err(TrainerError::Weights {
+            path: path.to_owned(),
+            problems,
+        });
+    }
+    let mut unused: Vec<String> = tensors
+        .iter()
+        .filter(|(n, _)| !used.contains(n) && n.as_str() != "embeddings.position_ids")
+        .map(|(n, v)| format!("{n} {:?}", v.shape()))
+        .collect();
+    unused.sort();
+    Ok((
+        model,
+        LoadReport {
+            loaded: used.len(),
+            unused,
+            has_pooler,
+            stripped_prefix,
+        },
+    ))
+}
+
+/// Collects every parameter under its HF name, in HF layout, as (shape, f32 values).
+pub(crate) fn collect_params<B: Backend>(
+    model: &BertModel<B>,
+    prefix: &str,
+    out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+) {
+    let mut model = model.clone();
+    visit_bert(&mut model, prefix, &mut |name, slot| {
+        let (shape, values) = match slot {
+            Slot::Linear(p) => {
+                let [din, dout] = p.val().dims();
+                let v: Vec<f32> = p
+                    .val()
+                    .into_data()
+                    .convert::<f32>()
+                    .into_vec()
+                    .expect("f32 data");
+                (vec![dout, din], transpose(&v, din, dout))
+            }
+            Slot::Matrix(p) => (
+                p.val().dims().to_vec(),
+                p.val()
+                    .into_data()
+                    .convert::<f32>()
+                    .into_vec()
+                    .expect("f32 data"),
+            ),
+            Slot::Vector(p) => (
+                p.val().dims().to_vec(),
+                p.val()
+                    .into_data()
+                    .convert::<f32>()
+                    .into_vec()
+                    .expect("f32 data"),
+            ),
+        };
+        out.insert(name, (shape, values));
+    });
+}
+
+/// Writes named f32 tensors as safetensors with `format: pt` metadata, atomically.
+pub(crate) fn write_safetensors(
+    path: &Path,
+    tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+) -> Result<(), TrainerError> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, (shape, v))| {
+            (
+                n.clone(),
+                shape.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(n, shape, b)| TensorView::new(Dtype::F32, shape.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| TrainerError::Safetensors {
+            path: path.to_owned(),
+            source,
+        })?;
+    let metadata = HashMap::from([("format".to_owned(), "pt".to_owned())]);
+    let tmp = path.with_extension("safetensors.tmp");
+    safetensors::serialize_to_file(views, Some(metadata), &tmp).map_err(|source| {
+        TrainerError::Safetensors {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    std::fs::rename(&tmp, path).map_err(TrainerError::io(path))
+}
+
+/// Saves a BERT model as a Hugging Face `model.safetensors` (HF names, f32, `format: pt`).
+pub fn save_bert<B: Backend>(
+    model: &BertModel<B>,
+    path: impl AsRef<Path>,
+) -> Result<(), TrainerError> {
+    let mut tensors = BTreeMap::new();
+    collect_params(model, "", &mut tensors);
+    write_safetensors(path.as_ref(), &tensors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Cpu, cpu_device};
+
+    fn tiny() -> BertConfig {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, r#"{"vocab_size":20,"hidden_size":8,"num_hidden_layers":2,"num_attention_heads":2,"intermediate_size":16,"max_position_embeddings":16}"#).unwrap();
+        BertConfig::from_file(&p).unwrap()
+    }
+
+    #[test]
+    fn save_then_load_is_identical_and_names_match_hf() {
+        let dev = cpu_device();
+        let config = tiny();
+        let model = BertModel::<Cpu>::init(&config, true, &dev);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("model.safetensors");
+        save_bert(&model, &p).unwrap();
+        let (back, report) = load_bert::<Cpu>(&config, &p, &dev).unwrap();
+        assert!(report.has_pooler && report.unused.is_empty());
+        assert_eq!(report.loaded, 5 + 16 * 2 + 2);
+        let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+        collect_params(&model, "", &mut a);
+        collect_params(&back, "", &mut b);
+        assert_eq!(a, b);
+        assert!(a.contains_key("encoder.layer.1.attention.self.query.weight"));
+        let file = TensorFile::read(&p).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&file.bytes).unwrap();
+        assert_eq!(meta.metadata().as_ref().unwrap()["format"], "pt");
+    }
+
+    #[test]
+    fn prefixed_gamma_beta_f16_files_load_and_problems_are_listed() {
+        let dev = cpu_device();
+        let config = tiny();
+        let model = BertModel::<Cpu>::init(&config, false, &dev);
+        let mut params = BTreeMap::new();
+        collect_params(&model, "", &mut params);
+        let dir = tempfile::tempdir().unwrap();
+        // bert. prefix, gamma/beta names, f16 storage, an extra head tensor.
+        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = params
+            .iter()
+            .map(|(n, (s, v))| {
+                let n = n
+                    .replace("LayerNorm.weight", "LayerNorm.gamma")
+                    .replace("LayerNorm.bias", "LayerNorm.beta");
+                (
+                    format!("bert.{n}"),
+                    s.clone(),
+                    v.iter()
+                        .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                        .collect(),
+                )
+            })
+            .collect();
+        owned.push(("cls.predictions.bias".into(), vec![20], vec![0; 40]));
+        let views: Vec<(String, TensorView<'_>)> = owned
+            .iter()
+            .map(|(n, s, b)| {
+                (
+                    n.clone(),
+                    TensorView::new(Dtype::F16, s.clone(), b).unwrap(),
+                )
+            })
+            .collect();
+        let p = dir.path().join("m.safetensors");
+        safetensors::serialize_to_file(views, None, &p).unwrap();
+        let (back, report) = load_bert::<Cpu>(&config, &p, &dev).unwrap();
+        assert_eq!(report.stripped_prefix.as_deref(), Some("bert."));
+        assert_eq!(report.unused, vec!["cls.predictions.bias [20]".to_string()]);
+        let mut got = BTreeMap::new();
+        collect_params(&back, "", &mut got);
+        for (n, (_, v)) in &params {
+            let w = &got[n].1;
+            assert!(
+                v.iter()
+                    .zip(w)
+                    .all(|(a, b)| (a - b).abs() <= 1e-3 * a.abs().max(1.0)),
+                "{n}"
+            );
+        }
+        // A wrong shape and a missing tensor are both reported.
+        let small = tiny();
+        let mut bigger = small.clone();
+        bigger.hidden_size = 12;
+        bigger.num_attention_heads = 3;
+        let err = load_bert::<Cpu>(&bigger, &p, &dev).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "embeddings.word_embeddings.weight: expected shape [20, 12], found [20, 8]"
+            ),
+            "{err}"
+        );
+        let mut deeper = small;
+        deeper.num_hidden_layers = 3;
+        let err = load_bert::<Cpu>(&deeper, &p, &dev).unwrap_err().to_string();
+        assert!(
+            err.contains("encoder.layer.2.attention.self.query.weight: missing"),
+            "{err}"
+        );
+    }
+}

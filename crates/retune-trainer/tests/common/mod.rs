@@ -1,0 +1,42 @@
+//! Helpers shared by the integration tests: where the shared reference files are.
+
+use std::path::PathBuf;
+
+/// The read-only `shared/` folder beside the checkout (or `$RETUNE_SHARED`).
+#[allow(dead_code)]
+pub fn shared(rel: &str) -> PathBuf {
+    let root = std::env::var_os("RETUNE_SHARED").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    );
+    let p = root.join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: parity tests need the read-only shared/ folder beside the checkout (or RETUNE_SHARED); they never skip",
+        p.display()
+    );
+    p
+}
+
+/// Cosine similarity of two vectors.
+#[allow(dead_code)]
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+/// Largest absolute element-wise difference.
+#[allow(dead_code)]
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

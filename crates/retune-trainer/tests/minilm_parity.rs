@@ -1,0 +1,108 @@
+//! Parity with sentence-transformers 6.2 on `shared/models/all-MiniLM-L6-v2`: every embedding
+//! of `shared/reference/minilm_reference_embeddings.json` has cosine >= 0.99999 and max abs
+//! difference <= 1e-4 (f32 accumulation-order noise; sentence-transformers ran PyTorch f32), and
+//! batch sizes 1, 3 and 32 agree within 1e-5 (padding must not change an embedding).
+
+mod common;
+
+use common::{cosine, max_abs_diff, shared};
+use retune_trainer::backend::{Cpu, cpu_device};
+use retune_trainer::{EncoderConfig, SentenceEncoder};
+
+fn encoder(batch: usize) -> SentenceEncoder<Cpu> {
+    let dir = shared("models/all-MiniLM-L6-v2");
+    let cfg = EncoderConfig::new(dir.to_str().unwrap()).with_batch_size(batch);
+    SentenceEncoder::<Cpu>::load(&cfg, &cpu_device()).expect("load MiniLM")
+}
+
+#[test]
+fn embeddings_match_sentence_transformers_at_every_batch_size() {
+    let refs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(shared("reference/minilm_reference_embeddings.json")).unwrap(),
+    )
+    .unwrap();
+    let texts: Vec<&str> = refs["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let want: Vec<Vec<f32>> = refs["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect();
+    let enc = encoder(32);
+    assert!(
+        enc.st_config.normalize && enc.load_report.unused.is_empty(),
+        "{:?}",
+        enc.load_report
+    );
+    let by32 = enc.encode(&texts).unwrap();
+    for (i, (g, w)) in by32.iter().zip(&want).enumerate() {
+        let c = cosine(g, w);
+        let d = max_abs_diff(g, w);
+        assert!(
+            c >= 0.99999 && d <= 1e-4,
+            "text {i}: cosine {c}, max abs diff {d}"
+        );
+    }
+    for batch in [1, 3] {
+        let other = encoder(batch).encode(&texts).unwrap();
+        for (i, (a, b)) in other.iter().zip(&by32).enumerate() {
+            let d = max_abs_diff(a, b);
+            assert!(
+                d <= 1e-5,
+                "batch {batch}, text {i}: max abs diff {d} against batch 32"
+            );
+        }
+    }
+}
+
+#[test]
+fn edge_cases_embed_and_long_texts_truncate_as_sentence_transformers() {
+    let enc = encoder(8);
+    assert_eq!(enc.st_config.max_seq_length, 256);
+    let long_head = "expense report line item ".repeat(80);
+    let texts = [
+        "",
+        "a",
+        "Café Zürich — naïve résumé",
+        "Team dinner 🍕🍣 at Nobu",
+        long_head.as_str(),
+    ];
+    let out = enc.encode(&texts).unwrap();
+    for (t, e) in texts.iter().zip(&out) {
+        let norm: f32 = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!(
+            e.iter().all(|x| x.is_finite()) && (norm - 1.0).abs() < 1e-4,
+            "{t:?}: norm {norm}"
+        );
+    }
+    let tokens = enc.tokenize(&texts, None).unwrap();
+    assert_eq!(tokens[0].ids, vec![101, 102], "empty text is [CLS] [SEP]");
+    assert_eq!(
+        tokens[4].ids.len(),
+        256,
+        "truncated to max_seq_length, special tokens included"
+    );
+    assert_eq!(
+        *tokens[4].ids.last().unwrap(),
+        102,
+        "truncation keeps the final [SEP]"
+    );
+    // Accents are stripped and text lowercased as BertTokenizer does; emoji become [UNK].
+    assert!(tokens[3].ids.contains(&100));
+    // Anything past the limit does not change the embedding.
+    let longer =
+        format!("{long_head} and then a completely different ending about airline tickets");
+    let again = enc.encode(&[longer.as_str()]).unwrap();
+    assert!(max_abs_diff(&again[0], &out[4]) <= 1e-6);
+}

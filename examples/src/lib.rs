@@ -1,0 +1,73 @@
+//! Shared helpers of the example binaries: choosing the backend and device in one place, and
+//! reading texts from JSONL. Each binary in `src/bin` is a thin clap front over the crates.
+#![warn(missing_docs)]
+
+use anyhow::bail;
+use burn::tensor::backend::Backend;
+use retune_data::{JsonlReader, ReadMode};
+use std::path::Path;
+
+/// The compute backends a binary can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// This build's CPU backend (`flex` by default).
+    Cpu,
+    /// CUDA (needs a build with `--features cuda` and a GPU).
+    Cuda,
+}
+
+/// Work that runs on any Burn backend: the binary implements this once, generically.
+pub trait BackendTask {
+    /// What the work returns.
+    type Output;
+    /// Runs on backend `B` (inference) with `A` its autodiff wrapper (training).
+    fn run<B: Backend, A: burn::tensor::backend::AutodiffBackend<InnerBackend = B>>(
+        self,
+        device: B::Device,
+    ) -> anyhow::Result<Self::Output>;
+}
+
+/// Runs a task on the chosen backend. This is the only place binaries pick a backend.
+pub fn dispatch<T: BackendTask>(choice: BackendChoice, task: T) -> anyhow::Result<T::Output> {
+    use retune_trainer::backend as b;
+    match choice {
+        BackendChoice::Cpu => {
+            eprintln!("backend: {} (CPU)", b::cpu_backend_name());
+            task.run::<b::Cpu, b::CpuAutodiff>(b::cpu_device())
+        }
+        #[cfg(feature = "cuda")]
+        BackendChoice::Cuda => {
+            eprintln!("backend: cuda");
+            task.run::<b::Gpu, b::GpuAutodiff>(Default::default())
+        }
+        #[cfg(not(feature = "cuda"))]
+        BackendChoice::Cuda => {
+            bail!("this binary was built without CUDA: rebuild with `--features cuda`")
+        }
+    }
+}
+
+/// Reads one string field from every line of a JSONL file, naming file and line on error.
+pub fn read_text_field(path: &Path, field: &str) -> anyhow::Result<Vec<String>> {
+    let mut texts = Vec::new();
+    for item in JsonlReader::<serde_json::Value>::open(path, ReadMode::Strict)? {
+        let (line, value) = item?;
+        match value.get(field) {
+            Some(serde_json::Value::String(s)) => texts.push(s.clone()),
+            Some(other) => bail!(
+                "{}:{line}: field `{field}`: expected a string, found {other}",
+                path.display()
+            ),
+            None => bail!("{}:{line}: missing field `{field}`", path.display()),
+        }
+    }
+    if texts.is_empty() {
+        bail!("{}: no records", path.display());
+    }
+    Ok(texts)
+}
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
