@@ -5,6 +5,7 @@
 //! softmax, which makes their probabilities exactly 0 in f32, as HF's additive mask does.
 
 use super::config::BertConfig;
+use super::linear::linear3;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
@@ -59,16 +60,16 @@ impl<B: Backend> SelfAttention<B> {
             t.reshape([batch, seq, self.heads, head_dim])
                 .swap_dims(1, 2)
         };
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
+        let q = split(linear3(&self.query, x.clone()));
+        let k = split(linear3(&self.key, x.clone()));
+        let v = split(linear3(&self.value, x.clone()));
         let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (head_dim as f64).sqrt()) + mask_bias;
         let probs = self.attn_dropout.forward(softmax(scores, 3));
         let context = probs
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([batch, seq, hidden]);
-        let out = self.dropout.forward(self.output.forward(context));
+        let out = self.dropout.forward(linear3(&self.output, context));
         self.norm.forward(out + x)
     }
 }

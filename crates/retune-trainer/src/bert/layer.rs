@@ -4,6 +4,7 @@
 
 use super::attention::SelfAttention;
 use super::config::{Activation, BertConfig};
+use super::linear::linear3;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, gelu_approximate, relu};
@@ -46,13 +47,13 @@ impl<B: Backend> BertLayer<B> {
     /// `[batch, seq, hidden]` to `[batch, seq, hidden]`.
     pub fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
         let a = self.attention.forward(x, mask_bias);
-        let inner = self.intermediate.forward(a.clone());
+        let inner = linear3(&self.intermediate, a.clone());
         let inner = match self.activation {
             Activation::Gelu => gelu(inner),
             Activation::GeluTanh => gelu_approximate(inner),
             Activation::Relu => relu(inner),
         };
-        let out = self.dropout.forward(self.output.forward(inner));
+        let out = self.dropout.forward(linear3(&self.output, inner));
         self.norm.forward(out + a)
     }
 }

@@ -9,6 +9,7 @@ mod attention;
 mod config;
 mod embeddings;
 mod layer;
+mod linear;
 mod model;
 
 pub use attention::SelfAttention;
