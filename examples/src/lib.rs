@@ -20,10 +20,12 @@ pub enum BackendChoice {
 pub trait BackendTask {
     /// What the work returns.
     type Output;
-    /// Runs on backend `B` (inference) with `A` its autodiff wrapper (training).
+    /// Runs on backend `B` (inference) with `A` its autodiff wrapper (training); the two
+    /// device values name the same device in each backend's type.
     fn run<B: Backend, A: burn::tensor::backend::AutodiffBackend<InnerBackend = B>>(
         self,
         device: B::Device,
+        train_device: A::Device,
     ) -> anyhow::Result<Self::Output>;
 }
 
@@ -33,12 +35,12 @@ pub fn dispatch<T: BackendTask>(choice: BackendChoice, task: T) -> anyhow::Resul
     match choice {
         BackendChoice::Cpu => {
             eprintln!("backend: {} (CPU)", b::cpu_backend_name());
-            task.run::<b::Cpu, b::CpuAutodiff>(b::cpu_device())
+            task.run::<b::Cpu, b::CpuAutodiff>(b::cpu_device(), b::cpu_device())
         }
         #[cfg(feature = "cuda")]
         BackendChoice::Cuda => {
             eprintln!("backend: cuda");
-            task.run::<b::Gpu, b::GpuAutodiff>(Default::default())
+            task.run::<b::Gpu, b::GpuAutodiff>(Default::default(), Default::default())
         }
         #[cfg(not(feature = "cuda"))]
         BackendChoice::Cuda => {

@@ -13,7 +13,11 @@ use crate::resolve::{ModelSource, resolve_model};
 use crate::st_config::SentenceTransformerConfig;
 use crate::tokenize::{Batch, TextTokenizer, Tokens};
 use crate::weights::{LoadReport, load_bert};
-use burn::tensor::{Tensor, backend::Backend};
+use burn::module::AutodiffModule;
+use burn::tensor::{
+    Tensor,
+    backend::{AutodiffBackend, Backend},
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// How to load and run an encoder.
@@ -137,8 +141,19 @@ impl<B: Backend> SentenceEncoder<B> {
     /// As [`forward`](Self::forward) with another set of weights of the same architecture
     /// (the autodiff copy during training).
     pub fn forward_with<B2: Backend>(&self, model: &BertModel<B2>, batch: &Batch) -> Tensor<B2, 2> {
+        self.forward_seeded(model, batch, None)
+    }
+
+    /// As [`forward_with`](Self::forward_with), with dropout from `dropout_seed` (training).
+    pub fn forward_seeded<B2: Backend>(
+        &self,
+        model: &BertModel<B2>,
+        batch: &Batch,
+        dropout_seed: Option<u64>,
+    ) -> Tensor<B2, 2> {
         let device = model.embeddings.word.weight.val().device();
-        let input = batch.to_input::<B2>(&device);
+        let mut input = batch.to_input::<B2>(&device);
+        input.dropout_seed = dropout_seed;
         let hidden = model.forward(&input);
         let pooled = self.st_config.pooling.pool(hidden, input.attention_mask);
         if self.st_config.normalize {
@@ -278,6 +293,34 @@ impl<B: Backend> SentenceEncoder<B> {
     /// Embedding dimension.
     pub fn dim(&self) -> usize {
         self.bert_config.hidden_size
+    }
+}
+
+impl<A: AutodiffBackend> SentenceEncoder<A> {
+    /// The same encoder on the inner (non-autodiff) backend: dropout off, for evaluation.
+    pub fn valid(&self) -> SentenceEncoder<A::InnerBackend> {
+        self.with_model(self.model.valid())
+    }
+}
+
+impl<B: Backend> SentenceEncoder<B> {
+    /// This encoder's tokenizer and settings around another model of the same architecture.
+    pub fn with_model<B2: Backend<Device = B::Device>>(
+        &self,
+        model: BertModel<B2>,
+    ) -> SentenceEncoder<B2> {
+        SentenceEncoder {
+            model,
+            bert_config: self.bert_config.clone(),
+            tokenizer: self.tokenizer.clone(),
+            st_config: self.st_config.clone(),
+            source: self.source.clone(),
+            load_report: self.load_report.clone(),
+            model_id: self.model_id.clone(),
+            batch_size: self.batch_size,
+            progress: self.progress,
+            device: self.device.clone(),
+        }
     }
 }
 

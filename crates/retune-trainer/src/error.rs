@@ -71,6 +71,9 @@ pub enum TrainerError {
         /// What to do about it.
         hint: String,
     },
+    /// Reading or writing a data file failed.
+    #[error(transparent)]
+    Data(#[from] retune_data::DataError),
     /// A tensor operation failed (shape mismatch, backend error).
     #[error("tensor: {0}")]
     Tensor(String),

@@ -4,6 +4,7 @@
 //! `sentence_bert_config.json` and `config_sentence_transformers.json`.
 
 use crate::bert::{BertConfig, BertModel};
+use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
 use crate::st_config::SentenceTransformerConfig;
 use crate::weights::save_bert;
@@ -61,4 +62,49 @@ pub fn write_transformer(
     std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
     write_json(&dir.join("config.json"), &config.to_hf_json())?;
     save_bert(model, dir.join("model.safetensors"))
+}
+
+/// Tokenizer files copied beside an exported model when the source has them.
+const TOKENIZER_FILES: [&str; 4] = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "special_tokens_map.json",
+];
+
+/// Saves an encoder as a sentence-transformers model folder (weights, config, tokenizer files,
+/// modules, pooling, README model card), replacing `dir` atomically: it is written beside it and
+/// renamed into place.
+pub fn save_sentence_transformer<B: Backend>(
+    encoder: &SentenceEncoder<B>,
+    dir: &Path,
+    model_card: &str,
+) -> Result<(), TrainerError> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(TrainerError::io(parent))?;
+    let name = dir
+        .file_name()
+        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = parent.join(format!(".{name}.{}.partial", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(TrainerError::io(&tmp))?;
+    }
+    write_transformer(&tmp, &encoder.bert_config, &encoder.model)?;
+    let src = encoder.source.dir();
+    for f in TOKENIZER_FILES {
+        let from = src.join(f);
+        if from.exists() {
+            std::fs::copy(&from, tmp.join(f)).map_err(TrainerError::io(&from))?;
+        }
+    }
+    write_st_files(&tmp, &encoder.st_config, encoder.bert_config.hidden_size)?;
+    std::fs::write(tmp.join("README.md"), model_card)
+        .map_err(TrainerError::io(tmp.join("README.md")))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(TrainerError::io(dir))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(TrainerError::io(dir))
 }

@@ -23,10 +23,12 @@ mod encoder;
 mod error;
 pub mod export;
 pub mod fixture;
+pub mod loss;
 mod pooling;
 mod resolve;
 mod st_config;
 mod tokenize;
+pub mod train;
 mod weights;
 
 pub use encoder::{EncoderConfig, SentenceEncoder};

@@ -176,6 +176,7 @@ impl Batch {
             input_ids: t(&self.ids),
             token_type_ids: t(&self.type_ids),
             attention_mask: t(&self.mask),
+            dropout_seed: None,
         }
     }
 }

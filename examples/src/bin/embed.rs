@@ -51,6 +51,7 @@ impl BackendTask for Args {
     fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
         self,
         device: B::Device,
+        _: A::Device,
     ) -> anyhow::Result<()> {
         let texts = read_text_field(&self.input, &self.field)?;
         let config = EncoderConfig::new(&self.model)

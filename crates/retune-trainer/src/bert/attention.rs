@@ -5,9 +5,10 @@
 //! softmax, which makes their probabilities exactly 0 in f32, as HF's additive mask does.
 
 use super::config::BertConfig;
+use super::dropout::dropout;
 use super::linear::linear3;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, backend::Backend};
 
@@ -24,10 +25,10 @@ pub struct SelfAttention<B: Backend> {
     pub output: Linear<B>,
     /// LayerNorm after the residual.
     pub norm: LayerNorm<B>,
-    /// Dropout on attention probabilities.
-    pub attn_dropout: Dropout,
-    /// Dropout on the output projection.
-    pub dropout: Dropout,
+    /// Dropout probability on attention probabilities.
+    pub attn_dropout: f64,
+    /// Dropout probability on the output projection.
+    pub dropout: f64,
     /// Number of heads.
     pub heads: usize,
 }
@@ -45,15 +46,22 @@ impl<B: Backend> SelfAttention<B> {
             norm: LayerNormConfig::new(h)
                 .with_epsilon(config.layer_norm_eps)
                 .init(device),
-            attn_dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
-            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            attn_dropout: config.attention_probs_dropout_prob,
+            dropout: config.hidden_dropout_prob,
             heads: config.num_attention_heads,
         }
     }
 
     /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]`, 0 for tokens and a large
-    /// negative number for padding. Returns `[batch, seq, hidden]`.
-    pub fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
+    /// negative number for padding. Returns `[batch, seq, hidden]`. `seed` and `site` pick the
+    /// dropout masks (sites `site` and `site + 1`); no seed, no dropout.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        mask_bias: Tensor<B, 4>,
+        seed: Option<u64>,
+        site: u64,
+    ) -> Tensor<B, 3> {
         let [batch, seq, hidden] = x.dims();
         let head_dim = hidden / self.heads;
         let split = |t: Tensor<B, 3>| {
@@ -64,12 +72,12 @@ impl<B: Backend> SelfAttention<B> {
         let k = split(linear3(&self.key, x.clone()));
         let v = split(linear3(&self.value, x.clone()));
         let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (head_dim as f64).sqrt()) + mask_bias;
-        let probs = self.attn_dropout.forward(softmax(scores, 3));
+        let probs = dropout(softmax(scores, 3), self.attn_dropout, seed, site);
         let context = probs
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([batch, seq, hidden]);
-        let out = self.dropout.forward(linear3(&self.output, context));
+        let out = dropout(linear3(&self.output, context), self.dropout, seed, site + 1);
         self.norm.forward(out + x)
     }
 }

@@ -1,8 +1,9 @@
 //! Word + position + token-type embeddings, then LayerNorm and dropout (HF `BertEmbeddings`).
 
 use super::config::BertConfig;
+use super::dropout::dropout;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::{Int, Tensor, backend::Backend};
 
 /// The embedding block.
@@ -16,8 +17,8 @@ pub struct BertEmbeddings<B: Backend> {
     pub token_type: Embedding<B>,
     /// LayerNorm over the sum.
     pub norm: LayerNorm<B>,
-    /// Dropout after the norm.
-    pub dropout: Dropout,
+    /// Dropout probability after the norm.
+    pub dropout: f64,
 }
 
 impl<B: Backend> BertEmbeddings<B> {
@@ -31,7 +32,7 @@ impl<B: Backend> BertEmbeddings<B> {
             norm: LayerNormConfig::new(h)
                 .with_epsilon(config.layer_norm_eps)
                 .init(device),
-            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            dropout: config.hidden_dropout_prob,
         }
     }
 
@@ -40,6 +41,7 @@ impl<B: Backend> BertEmbeddings<B> {
         &self,
         input_ids: Tensor<B, 2, Int>,
         token_type_ids: Tensor<B, 2, Int>,
+        seed: Option<u64>,
     ) -> Tensor<B, 3> {
         let [batch, seq] = input_ids.dims();
         let device = input_ids.device();
@@ -49,6 +51,6 @@ impl<B: Backend> BertEmbeddings<B> {
         let x = self.word.forward(input_ids)
             + self.position.forward(positions)
             + self.token_type.forward(token_type_ids);
-        self.dropout.forward(self.norm.forward(x))
+        dropout(self.norm.forward(x), self.dropout, seed, 0)
     }
 }

@@ -4,9 +4,10 @@
 
 use super::attention::SelfAttention;
 use super::config::{Activation, BertConfig};
+use super::dropout::dropout;
 use super::linear::linear3;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, gelu_approximate, relu};
 use burn::tensor::{Tensor, backend::Backend};
 
@@ -21,8 +22,8 @@ pub struct BertLayer<B: Backend> {
     pub output: Linear<B>,
     /// `output.LayerNorm`.
     pub norm: LayerNorm<B>,
-    /// Dropout on the output projection.
-    pub dropout: Dropout,
+    /// Dropout probability on the output projection.
+    pub dropout: f64,
     /// The activation (not a parameter).
     #[module(skip)]
     pub activation: Activation,
@@ -39,21 +40,28 @@ impl<B: Backend> BertLayer<B> {
             norm: LayerNormConfig::new(config.hidden_size)
                 .with_epsilon(config.layer_norm_eps)
                 .init(device),
-            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            dropout: config.hidden_dropout_prob,
             activation: config.hidden_act,
         }
     }
 
-    /// `[batch, seq, hidden]` to `[batch, seq, hidden]`.
-    pub fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
-        let a = self.attention.forward(x, mask_bias);
+    /// `[batch, seq, hidden]` to `[batch, seq, hidden]`; layer `index` numbers its dropout sites.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        mask_bias: Tensor<B, 4>,
+        seed: Option<u64>,
+        index: usize,
+    ) -> Tensor<B, 3> {
+        let site = 1 + 3 * index as u64;
+        let a = self.attention.forward(x, mask_bias, seed, site);
         let inner = linear3(&self.intermediate, a.clone());
         let inner = match self.activation {
             Activation::Gelu => gelu(inner),
             Activation::GeluTanh => gelu_approximate(inner),
             Activation::Relu => relu(inner),
         };
-        let out = self.dropout.forward(linear3(&self.output, inner));
+        let out = dropout(linear3(&self.output, inner), self.dropout, seed, site + 2);
         self.norm.forward(out + a)
     }
 }

@@ -2,11 +2,12 @@
 //! with LayerNorm, post-LN encoder layers, an optional pooler.
 //!
 //! Shapes: `input_ids`, `token_type_ids` and `attention_mask` are `[batch, seq]`; the encoder
-//! returns hidden states `[batch, seq, hidden]`. Dropout acts only on autodiff backends (Burn's
-//! rule), so inference on a plain backend is deterministic.
+//! returns hidden states `[batch, seq, hidden]`. Dropout acts only when the input carries a
+//! dropout seed (training), from masks derived from that seed, so runs are reproducible.
 
 mod attention;
 mod config;
+mod dropout;
 mod embeddings;
 mod layer;
 mod linear;

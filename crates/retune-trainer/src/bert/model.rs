@@ -35,6 +35,8 @@ pub struct BertInput<B: Backend> {
     pub token_type_ids: Tensor<B, 2, Int>,
     /// `[batch, seq]`, 1 for tokens, 0 for padding.
     pub attention_mask: Tensor<B, 2, Int>,
+    /// Seed of this pass's dropout masks; `None` (inference) disables dropout.
+    pub dropout_seed: Option<u64>,
 }
 
 /// The BERT encoder.
@@ -72,11 +74,12 @@ impl<B: Backend> BertModel<B> {
         let [batch, seq] = input.attention_mask.dims();
         let mask_bias = (input.attention_mask.clone().float().neg() + 1.0) * MASK_BIAS;
         let mask_bias: Tensor<B, 4> = mask_bias.reshape([batch, 1, 1, seq]);
-        let mut x = self
-            .embeddings
-            .forward(input.input_ids.clone(), input.token_type_ids.clone());
-        for layer in &self.layers {
-            x = layer.forward(x, mask_bias.clone());
+        let seed = input.dropout_seed;
+        let mut x =
+            self.embeddings
+                .forward(input.input_ids.clone(), input.token_type_ids.clone(), seed);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, mask_bias.clone(), seed, i);
         }
         x
     }

@@ -1,0 +1,87 @@
+//! Training losses on embeddings, with sentence-transformers' exact definitions
+//! (`shared/docs/anchors.md`; values and gradients tested against sentence-transformers 6.2):
+//!
+//! - [`mnrl`]: MultipleNegativesRankingLoss, cosine similarity times `scale`, in-batch and hard
+//!   negatives, cross-entropy with the i-th candidate as the target; optionally symmetric.
+//! - [`triplet`]: TripletLoss, `mean(relu(d(a,p) - d(a,n) + margin))`, euclidean or cosine.
+//! - [`batch_hard`], [`batch_semi_hard`], [`batch_all`]: the batch-triplet family over labels.
+//!
+//! Every loss takes raw embeddings (`[batch, dim]`) and returns a one-element tensor, so it works
+//! on any backend and differentiates on autodiff ones. Which negative a batch-triplet loss picks
+//! is decided on the host from the distance values (no gradient flows through a choice), then
+//! the chosen distances are gathered from the differentiable distance matrix.
+
+mod batch_triplet;
+mod distance;
+mod mnrl;
+mod triplet;
+
+pub use batch_triplet::{batch_all, batch_hard, batch_semi_hard};
+pub use distance::{cosine_similarity_matrix, pairwise_euclidean};
+pub use mnrl::mnrl;
+pub use triplet::{TripletDistance, triplet};
+
+use serde::{Deserialize, Serialize};
+
+/// A loss and its parameters, as saved with every training run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum LossConfig {
+    /// MultipleNegativesRankingLoss.
+    Mnrl {
+        /// Similarity scale (sentence-transformers: 20).
+        scale: f64,
+        /// Add the positive-to-anchor direction.
+        symmetric: bool,
+    },
+    /// TripletLoss on (anchor, positive, negative).
+    Triplet {
+        /// Distance.
+        distance: TripletDistance,
+        /// Margin (sentence-transformers: 5 euclidean).
+        margin: f64,
+    },
+    /// BatchHardTripletLoss on (text, label).
+    BatchHard {
+        /// Margin.
+        margin: f64,
+    },
+    /// BatchSemiHardTripletLoss on (text, label).
+    BatchSemiHard {
+        /// Margin.
+        margin: f64,
+    },
+    /// BatchAllTripletLoss on (text, label).
+    BatchAll {
+        /// Margin.
+        margin: f64,
+    },
+}
+
+impl LossConfig {
+    /// Whether the loss trains on (text, label) rather than (anchor, positive[, negatives]).
+    pub fn uses_labels(&self) -> bool {
+        matches!(
+            self,
+            LossConfig::BatchHard { .. }
+                | LossConfig::BatchSemiHard { .. }
+                | LossConfig::BatchAll { .. }
+        )
+    }
+
+    /// The sentence-transformers class name, for model cards.
+    pub fn st_name(&self) -> &'static str {
+        match self {
+            LossConfig::Mnrl {
+                symmetric: false, ..
+            } => "MultipleNegativesRankingLoss",
+            LossConfig::Mnrl {
+                symmetric: true, ..
+            } => "MultipleNegativesSymmetricRankingLoss",
+            LossConfig::Triplet { .. } => "TripletLoss",
+            LossConfig::BatchHard { .. } => "BatchHardTripletLoss",
+            LossConfig::BatchSemiHard { .. } => "BatchSemiHardTripletLoss",
+            LossConfig::BatchAll { .. } => "BatchAllTripletLoss",
+        }
+    }
+}

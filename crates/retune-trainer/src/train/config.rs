@@ -1,0 +1,72 @@
+//! `TrainConfig`: every setting of a training run, saved beside its output.
+
+use crate::loss::LossConfig;
+use serde::{Deserialize, Serialize};
+
+/// How batches are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SamplerKind {
+    /// No text twice in a batch (sentence-transformers' NO_DUPLICATES).
+    NoDuplicates,
+    /// Pairs of same-label examples (GROUP_BY_LABEL), for the batch-triplet losses.
+    GroupByLabel,
+}
+
+/// Settings of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The loss.
+    pub loss: LossConfig,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Examples per batch.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Fraction of the steps spent warming up linearly from 0.
+    pub warmup_ratio: f64,
+    /// AdamW weight decay (not applied to biases and LayerNorm).
+    pub weight_decay: f64,
+    /// AdamW epsilon (Hugging Face: 1e-6 in sentence-transformers' fit, 1e-8 in Trainer).
+    pub adam_epsilon: f64,
+    /// Clip gradients to this global L2 norm (0 disables).
+    pub max_grad_norm: f64,
+    /// Batches whose gradients are summed before one optimizer step.
+    pub grad_accumulation: usize,
+    /// Seed of sampling, dropout and initialization.
+    pub seed: u64,
+    /// Evaluate every this many optimizer steps (0: only at the end of each epoch).
+    pub eval_every: usize,
+    /// Metric that chooses the best checkpoint (a retune-metrics name, e.g. `mrr@10`).
+    pub best_metric: String,
+    /// Batch sampler.
+    pub sampler: SamplerKind,
+}
+
+impl TrainConfig {
+    /// sentence-transformers' documented recipe around a loss: batch 16, lr 2e-5, warmup 0.1,
+    /// weight decay 0.01, clip 1.0, NO_DUPLICATES (GROUP_BY_LABEL for batch-triplet losses).
+    pub fn new(loss: LossConfig, epochs: usize) -> Self {
+        let sampler = if loss.uses_labels() {
+            SamplerKind::GroupByLabel
+        } else {
+            SamplerKind::NoDuplicates
+        };
+        Self {
+            loss,
+            epochs,
+            batch_size: 16,
+            lr: 2e-5,
+            warmup_ratio: 0.1,
+            weight_decay: 0.01,
+            adam_epsilon: 1e-6,
+            max_grad_norm: 1.0,
+            grad_accumulation: 1,
+            seed: 0,
+            eval_every: 0,
+            best_metric: "mrr@10".into(),
+            sampler,
+        }
+    }
+}

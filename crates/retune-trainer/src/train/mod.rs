@@ -1,0 +1,16 @@
+//! Fine-tuning a [`SentenceEncoder`](crate::SentenceEncoder): training examples, seeded batch
+//! samplers, AdamW with Hugging Face's defaults and schedule, retrieval evaluation, the loop.
+
+mod config;
+mod evaluator;
+mod example;
+mod optim;
+mod sampler;
+mod trainer;
+
+pub use config::{SamplerKind, TrainConfig};
+pub use evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
+pub use example::{TrainExample, examples_from_records};
+pub use optim::{AdamW, LinearSchedule};
+pub use sampler::{group_by_label_batches, no_duplicates_batches};
+pub use trainer::{StepLog, TrainReport, Trainer};

@@ -1,0 +1,290 @@
+//! The training loop: seeded batches, forward through the encoder on an autodiff backend, the
+//! configured loss, gradient accumulation, global-norm clipping, AdamW on the linear schedule,
+//! evaluation on a validation set, the best model kept by a chosen metric, a JSONL log.
+
+use super::config::{SamplerKind, TrainConfig};
+use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
+use super::example::TrainExample;
+use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, clip_global_norm, named_grads};
+use super::sampler::{group_by_label_batches, no_duplicates_batches};
+use crate::bert::BertModel;
+use crate::encoder::SentenceEncoder;
+use crate::error::TrainerError;
+use crate::loss::{self, LossConfig};
+use crate::tokenize::{Batch, Tokens};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{ElementConversion, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use retune_data::JsonlAppender;
+use retune_metrics::Metric;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Instant;
+
+/// One logged optimizer step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepLog {
+    /// Optimizer step (1-based).
+    pub step: usize,
+    /// Epoch (0-based).
+    pub epoch: usize,
+    /// Mean loss over the step's batches.
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Seconds since training started.
+    pub seconds: f64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrainReport {
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// Every step.
+    pub log: Vec<StepLog>,
+    /// Validation results (step, metric name -> mean).
+    pub evals: Vec<(usize, BTreeMap<String, f64>)>,
+    /// Step and value of the best validation result by the chosen metric.
+    pub best: Option<(usize, f64)>,
+    /// Wall time of the run.
+    pub seconds: f64,
+}
+
+/// Trains an encoder.
+pub struct Trainer<A: AutodiffBackend> {
+    /// The encoder being trained.
+    pub encoder: SentenceEncoder<A>,
+    /// The run's settings.
+    pub config: TrainConfig,
+    optimizer: AdamW<A::InnerBackend>,
+    tokens: HashMap<String, Tokens>,
+    best: Option<BertModel<A::InnerBackend>>,
+}
+
+#[derive(Serialize)]
+struct EvalLog<'a> {
+    step: usize,
+    eval: &'a BTreeMap<String, f64>,
+}
+
+impl<A: AutodiffBackend> Trainer<A> {
+    /// A trainer for an encoder loaded on an autodiff backend.
+    pub fn new(encoder: SentenceEncoder<A>, config: TrainConfig) -> Self {
+        let optimizer = AdamW::new(config.weight_decay, config.adam_epsilon);
+        Self {
+            encoder,
+            config,
+            optimizer,
+            tokens: HashMap::new(),
+            best: None,
+        }
+    }
+
+    /// The trained encoder for inference: the best validated weights when there was a
+    /// validation set, else the last.
+    pub fn inference_encoder(&self) -> SentenceEncoder<A::InnerBackend> {
+        match &self.best {
+            Some(best) => self.encoder.with_model(best.clone()),
+            None => self.encoder.valid(),
+        }
+    }
+
+    fn batches(&self, train: &[TrainExample], epoch: usize) -> Vec<Vec<usize>> {
+        match self.config.sampler {
+            SamplerKind::NoDuplicates => {
+                no_duplicates_batches(train, self.config.batch_size, self.config.seed, epoch)
+            }
+            SamplerKind::GroupByLabel => {
+                group_by_label_batches(train, self.config.batch_size, self.config.seed, epoch)
+            }
+        }
+    }
+
+    fn embed(&mut self, texts: &[&str], dropout_seed: u64) -> Result<Tensor<A, 2>, TrainerError> {
+        let missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !self.tokens.contains_key(*t))
+            .collect();
+        if !missing.is_empty() {
+            for (t, tok) in missing.iter().zip(self.encoder.tokenize(&missing, None)?) {
+                self.tokens.insert((*t).to_owned(), tok);
+            }
+        }
+        let rows: Vec<&Tokens> = texts.iter().map(|t| &self.tokens[*t]).collect();
+        let batch = Batch::pad(&rows, self.encoder.tokenizer.pad_id());
+        Ok(self
+            .encoder
+            .forward_seeded(&self.encoder.model, &batch, Some(dropout_seed)))
+    }
+
+    fn batch_loss(
+        &mut self,
+        examples: &[&TrainExample],
+        seed: u64,
+    ) -> Result<Tensor<A, 1>, TrainerError> {
+        let anchors: Vec<&str> = examples.iter().map(|e| e.anchor.as_str()).collect();
+        let a = self.embed(&anchors, seed)?;
+        let loss = match self.config.loss {
+            LossConfig::Mnrl { scale, symmetric } => {
+                let positives: Vec<&str> = examples.iter().map(|e| e.positive.as_str()).collect();
+                let p = self.embed(&positives, seed ^ 1)?;
+                let columns = examples
+                    .iter()
+                    .map(|e| e.negatives.len())
+                    .min()
+                    .unwrap_or(0);
+                let mut negs = Vec::with_capacity(columns);
+                for c in 0..columns {
+                    let texts: Vec<&str> =
+                        examples.iter().map(|e| e.negatives[c].as_str()).collect();
+                    negs.push(self.embed(&texts, seed ^ (2 + c as u64))?);
+                }
+                loss::mnrl(a, p, &negs, scale, symmetric)
+            }
+            LossConfig::Triplet { distance, margin } => {
+                let positives: Vec<&str> = examples.iter().map(|e| e.positive.as_str()).collect();
+                let negatives: Vec<&str> =
+                    examples.iter().map(|e| e.negatives[0].as_str()).collect();
+                let p = self.embed(&positives, seed ^ 1)?;
+                let n = self.embed(&negatives, seed ^ 2)?;
+                loss::triplet(a, p, n, distance, margin)
+            }
+            LossConfig::BatchHard { margin }
+            | LossConfig::BatchSemiHard { margin }
+            | LossConfig::BatchAll { margin } => {
+                let labels: Vec<i64> = examples.iter().map(|e| e.label).collect();
+                match self.config.loss {
+                    LossConfig::BatchHard { .. } => loss::batch_hard(a, &labels, margin),
+                    LossConfig::BatchSemiHard { .. } => loss::batch_semi_hard(a, &labels, margin),
+                    _ => loss::batch_all(a, &labels, margin),
+                }
+            }
+        };
+        Ok(loss)
+    }
+
+    fn evaluate(
+        &mut self,
+        eval: &EvalSet,
+        step: usize,
+        report: &mut TrainReport,
+        log: &mut Option<JsonlAppender>,
+    ) -> Result<(), TrainerError> {
+        let metrics = retrieval_metrics();
+        let valid = self.encoder.valid();
+        let result = evaluate_retrieval(&valid, eval, &metrics, 10)?.mean_by_name();
+        let best_metric: Metric = self.config.best_metric.parse().map_err(|_| {
+            TrainerError::config(
+                "train config",
+                "best_metric",
+                format!("unknown metric {:?}", self.config.best_metric),
+            )
+        })?;
+        let value = result.get(&best_metric.to_string()).copied().unwrap_or(0.0);
+        if report.best.is_none_or(|(_, b)| value > b) {
+            report.best = Some((step, value));
+            self.best = Some(valid.model);
+        }
+        if let Some(w) = log {
+            w.append(&EvalLog {
+                step,
+                eval: &result,
+            })?;
+        }
+        report.evals.push((step, result));
+        Ok(())
+    }
+
+    /// Trains on `train`; evaluates on `eval` (every `eval_every` steps, and after each epoch)
+    /// keeping the best weights; appends every step to the JSONL file `log` when given.
+    pub fn fit(
+        &mut self,
+        train: &[TrainExample],
+        eval: Option<&EvalSet>,
+        log: Option<&Path>,
+    ) -> Result<TrainReport, TrainerError> {
+        if matches!(self.config.loss, LossConfig::Triplet { .. })
+            && let Some(e) = train.iter().find(|e| e.negatives.is_empty())
+        {
+            return Err(TrainerError::config(
+                "training data",
+                "negative",
+                format!(
+                    "TripletLoss needs a negative for every example; {:?} has none (mine negatives first)",
+                    e.anchor
+                ),
+            ));
+        }
+        let started = Instant::now();
+        let accum = self.config.grad_accumulation.max(1);
+        let epochs: Vec<Vec<Vec<usize>>> = (0..self.config.epochs)
+            .map(|e| self.batches(train, e))
+            .collect();
+        let total: usize = epochs.iter().map(|b| b.len().div_ceil(accum)).sum();
+        let schedule = LinearSchedule::new(self.config.lr, self.config.warmup_ratio, total);
+        let mut log = log.map(JsonlAppender::open).transpose()?;
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("training [{bar:30}] {pos}/{len} steps {msg} eta {eta}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        let mut report = TrainReport::default();
+        if let Some(eval) = eval {
+            self.evaluate(eval, 0, &mut report, &mut log)?;
+        }
+        for (epoch, batches) in epochs.iter().enumerate() {
+            for group in batches.chunks(accum) {
+                let mut grads: NamedGrads<A::InnerBackend> = BTreeMap::new();
+                let mut loss_sum = 0.0;
+                for (i, batch) in group.iter().enumerate() {
+                    let micro = (report.steps * accum + i) as u64;
+                    let seed = self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        ^ (micro.wrapping_mul(0xBF58_476D_1CE4_E5B9) << 4);
+                    let examples: Vec<&TrainExample> = batch.iter().map(|&j| &train[j]).collect();
+                    let loss = self.batch_loss(&examples, seed)? / group.len() as f64;
+                    loss_sum += f64::from(loss.clone().into_scalar().elem::<f32>());
+                    let g = loss.backward();
+                    accumulate(&mut grads, named_grads(&mut self.encoder.model, &g));
+                }
+                let grad_norm = clip_global_norm(&mut grads, self.config.max_grad_norm);
+                let lr = schedule.lr(report.steps);
+                self.optimizer.step(&mut self.encoder.model, &grads, lr);
+                report.steps += 1;
+                let entry = StepLog {
+                    step: report.steps,
+                    epoch,
+                    loss: loss_sum,
+                    lr,
+                    grad_norm,
+                    seconds: started.elapsed().as_secs_f64(),
+                };
+                bar.set_message(format!("loss {loss_sum:.4} lr {lr:.2e}"));
+                bar.inc(1);
+                if let Some(w) = &mut log {
+                    w.append(&entry)?;
+                }
+                report.log.push(entry);
+                if let Some(eval) = eval
+                    && self.config.eval_every > 0
+                    && report.steps % self.config.eval_every == 0
+                {
+                    self.evaluate(eval, report.steps, &mut report, &mut log)?;
+                }
+            }
+            if let Some(eval) = eval
+                && (self.config.eval_every == 0 || report.steps % self.config.eval_every != 0)
+            {
+                self.evaluate(eval, report.steps, &mut report, &mut log)?;
+            }
+        }
+        bar.finish_and_clear();
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+}

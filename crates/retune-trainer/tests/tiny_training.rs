@@ -1,0 +1,154 @@
+//! Training on the tiny fixture model: the loss goes down, the same seed gives the same
+//! weights, and an exported model reloads to identical embeddings in the sentence-transformers
+//! layout (file set, tensor names, dtypes, `format: pt` metadata).
+
+mod common;
+
+use common::max_abs_diff;
+use retune_trainer::backend::{Cpu, CpuAutodiff, cpu_device};
+use retune_trainer::export::save_sentence_transformer;
+use retune_trainer::fixture::tiny_bert_dir;
+use retune_trainer::loss::LossConfig;
+use retune_trainer::train::{TrainConfig, TrainExample, Trainer};
+use retune_trainer::{EncoderConfig, SentenceEncoder};
+
+fn examples() -> Vec<TrainExample> {
+    let cats = [
+        "travel",
+        "meals",
+        "software",
+        "office supplies",
+        "cloud hosting",
+    ];
+    (0..30)
+        .map(|i| TrainExample {
+            anchor: format!(
+                "{} {} amount {}",
+                ["uber", "delta", "adobe", "zoom", "amazon"][i % 5],
+                cats[i % 5],
+                i
+            ),
+            positive: cats[i % 5].to_owned(),
+            negatives: vec![],
+            label: (i % 5) as i64,
+        })
+        .collect()
+}
+
+fn train(
+    loss: LossConfig,
+    epochs: usize,
+    seed: u64,
+) -> (Trainer<CpuAutodiff>, retune_trainer::train::TrainReport) {
+    let enc = SentenceEncoder::<CpuAutodiff>::load(
+        &EncoderConfig::new(tiny_bert_dir().to_str().unwrap()),
+        &cpu_device(),
+    )
+    .unwrap();
+    let mut config = TrainConfig::new(loss, epochs);
+    config.batch_size = 8;
+    config.lr = 1e-3;
+    config.seed = seed;
+    let mut t = Trainer::new(enc, config);
+    let report = t.fit(&examples(), None, None).unwrap();
+    (t, report)
+}
+
+fn weights(t: &Trainer<CpuAutodiff>) -> Vec<Vec<f32>> {
+    t.inference_encoder()
+        .encode(&["uber travel", "adobe software", "office supplies"])
+        .unwrap()
+}
+
+#[test]
+fn loss_goes_down_and_runs_are_deterministic() {
+    for loss in [
+        LossConfig::Mnrl {
+            scale: 20.0,
+            symmetric: false,
+        },
+        LossConfig::BatchSemiHard { margin: 1.0 },
+    ] {
+        let (t, report) = train(loss, 8, 1);
+        let first: f64 = report.log[..3].iter().map(|s| s.loss).sum::<f64>() / 3.0;
+        let n = report.log.len();
+        let last: f64 = report.log[n - 3..].iter().map(|s| s.loss).sum::<f64>() / 3.0;
+        assert!(last < first, "{loss:?}: loss {first} -> {last}");
+        let (again, _) = train(loss, 8, 1);
+        assert_eq!(
+            weights(&t),
+            weights(&again),
+            "{loss:?}: same seed, same weights"
+        );
+        let (other, _) = train(loss, 8, 2);
+        assert_ne!(
+            weights(&t),
+            weights(&other),
+            "{loss:?}: another seed differs"
+        );
+    }
+}
+
+#[test]
+fn exported_model_reloads_to_identical_embeddings() {
+    let (t, _) = train(
+        LossConfig::Mnrl {
+            scale: 20.0,
+            symmetric: true,
+        },
+        2,
+        0,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model");
+    let trained = t.inference_encoder();
+    save_sentence_transformer(&trained, &out, "# card\n").unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "vocab.txt",
+        "modules.json",
+        "1_Pooling/config.json",
+        "sentence_bert_config.json",
+        "config_sentence_transformers.json",
+        "README.md",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing from the export");
+    }
+    let reloaded =
+        SentenceEncoder::<Cpu>::load(&EncoderConfig::new(out.to_str().unwrap()), &cpu_device())
+            .unwrap();
+    let texts = ["uber travel", "zoom software subscription"];
+    let (a, b) = (
+        trained.encode(&texts).unwrap(),
+        reloaded.encode(&texts).unwrap(),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(max_abs_diff(x, y), 0.0);
+    }
+    // What transformers checks when it loads the weights.
+    let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    assert_eq!(meta.metadata().as_ref().unwrap()["format"], "pt");
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let names = st.names();
+    assert!(
+        names.contains(&"encoder.layer.1.output.LayerNorm.weight")
+            && names.contains(&"pooler.dense.weight")
+    );
+    assert!(
+        st.tensors()
+            .iter()
+            .all(|(_, v)| v.dtype() == safetensors::Dtype::F32)
+    );
+    assert_eq!(
+        st.tensor("encoder.layer.0.intermediate.dense.weight")
+            .unwrap()
+            .shape(),
+        &[64, 32]
+    );
+    let modules: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("modules.json")).unwrap()).unwrap();
+    assert_eq!(modules[2]["type"], "sentence_transformers.models.Normalize");
+}
