@@ -2,6 +2,8 @@
 //! reading texts from JSONL. Each binary in `src/bin` is a thin clap front over the crates.
 #![warn(missing_docs)]
 
+pub mod cache;
+
 use anyhow::bail;
 use burn::tensor::backend::Backend;
 use retune_data::{JsonlReader, ReadMode};

@@ -86,6 +86,12 @@ struct Args {
     /// Triplet margin (5 for euclidean losses as in sentence-transformers).
     #[arg(long, default_value_t = 5.0)]
     margin: f64,
+    /// Add N hard negatives per example, mined with the base model from the corpus (0: none).
+    #[arg(long, default_value_t = 0)]
+    hard_negatives: usize,
+    /// Skip the N most similar non-positive documents when mining (likely false negatives).
+    #[arg(long, default_value_t = 0)]
+    mine_skip: usize,
     /// Batches summed per optimizer step.
     #[arg(long, default_value_t = 1)]
     grad_accumulation: usize,
@@ -212,6 +218,16 @@ impl BackendTask for Args {
             &device,
         )
         .with_context(|| format!("loading {}", self.model))?;
+        let mut train = train;
+        if self.hard_negatives > 0 {
+            add_hard_negatives(
+                &encoder.valid(),
+                &mut train,
+                &corpus,
+                self.hard_negatives,
+                self.mine_skip,
+            )?;
+        }
         let metrics = retrieval_metrics();
         let before = match &eval {
             Some(e) => Some(evaluate_retrieval(&encoder.valid(), e, &metrics, 25)?.mean_by_name()),
@@ -273,6 +289,58 @@ impl BackendTask for Args {
         );
         Ok(())
     }
+}
+
+/// Replaces each example's negatives with the base model's most similar non-positive documents.
+fn add_hard_negatives<B: Backend>(
+    encoder: &SentenceEncoder<B>,
+    train: &mut [retune_trainer::train::TrainExample],
+    corpus: &[CorpusDoc],
+    n: usize,
+    skip: usize,
+) -> anyhow::Result<()> {
+    use retune_mining::{MiningConfig, Strategy, mine_negatives};
+    let texts: Vec<&str> = corpus.iter().map(|d| d.text.as_str()).collect();
+    let positives: Vec<Vec<usize>> = train
+        .iter()
+        .map(|e| {
+            corpus
+                .iter()
+                .position(|d| d.text == e.positive || d.key() == e.positive)
+                .map(|i| vec![i])
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "positive {:?} is not in the corpus; mining needs it there",
+                        e.positive
+                    )
+                })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let anchors: Vec<&str> = train.iter().map(|e| e.anchor.as_str()).collect();
+    let q = encoder.encode(&anchors)?;
+    let d = encoder.encode(&texts)?;
+    let config = MiningConfig::new(
+        if skip > 0 {
+            Strategy::Range {
+                min: skip,
+                max: skip + n,
+            }
+        } else {
+            Strategy::Hard
+        },
+        n,
+    );
+    let mined = mine_negatives(&q, &d, &texts, &positives, &config);
+    let short: usize = mined.iter().map(|m| m.shortfall).sum();
+    for (e, m) in train.iter_mut().zip(mined) {
+        e.negatives = m
+            .negatives
+            .iter()
+            .map(|&i| corpus[i].text.clone())
+            .collect();
+    }
+    eprintln!("mined {n} hard negatives per example with the base model (shortfall {short})");
+    Ok(())
 }
 
 fn model_card(
