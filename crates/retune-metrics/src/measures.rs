@@ -177,14 +177,14 @@ impl<'a> QueryStats<'a> {
             .enumerate()
             .filter(|(_, g)| **g > 0)
             .map(|(i, &g)| g as f64 / ((i + 2) as f64).log2())
-            .sum();
+            .fold(0.0, |a, b| a + b);
         let ideal = self.relevance.ideal_gains();
         let ideal_n = k.map_or(ideal.len(), |k| k.min(ideal.len()));
         let idcg: f64 = ideal[..ideal_n]
             .iter()
             .enumerate()
             .map(|(i, g)| g / ((i + 2) as f64).log2())
-            .sum();
+            .fold(0.0, |a, b| a + b);
         if idcg > 0.0 { dcg / idcg } else { 0.0 }
     }
 }
@@ -248,6 +248,11 @@ mod tests {
         let some = Relevance::binary(["a"]);
         let empty: [&str; 0] = [];
         for m in standard_metrics() {
+            let v = evaluate_ranking(&["b"], &some, &[m])[0];
+            assert!(
+                v == 0.0 && v.is_sign_positive(),
+                "{m}: {v} (an empty sum must not print as -0)"
+            );
             assert_eq!(evaluate_ranking(&["a"], &none, &[m])[0], 0.0, "{m}");
             assert_eq!(evaluate_ranking(&empty, &some, &[m])[0], 0.0, "{m}");
         }

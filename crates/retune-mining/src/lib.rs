@@ -20,4 +20,4 @@ mod miner;
 mod search;
 
 pub use miner::{Mined, MiningConfig, Sampling, Strategy, mine_negatives, normalize_text};
-pub use search::{Hit, exact_top_k};
+pub use search::{Hit, exact_top_k, exact_top_k_flat};

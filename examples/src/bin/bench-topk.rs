@@ -1,0 +1,71 @@
+//! `bench-topk [--queries 20000] [--docs 200000] [--dim 384] [--k 10]`: exact top-k over random
+//! unit vectors; prints time, achieved GFLOP/s (2 * queries * docs * dim / seconds) and peak
+//! resident memory. A benchmark, not a test: compare ratios measured side by side.
+
+use clap::Parser;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+
+/// Time exact top-k search.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Query vectors.
+    #[arg(long, default_value_t = 20_000)]
+    queries: usize,
+    /// Document vectors.
+    #[arg(long, default_value_t = 200_000)]
+    docs: usize,
+    /// Dimension.
+    #[arg(long, default_value_t = 384)]
+    dim: usize,
+    /// Results per query.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+}
+
+fn unit_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut v: Vec<f32> = (0..n * dim)
+        .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+        .collect();
+    for row in v.chunks_mut(dim) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn main() {
+    let a = Args::parse();
+    let q = unit_rows(a.queries, a.dim, 1);
+    let d = unit_rows(a.docs, a.dim, 2);
+    let inputs_mb = ((q.len() + d.len()) * 4) as f64 / 1e6;
+    let t = Instant::now();
+    let hits = retune_mining::exact_top_k_flat(&q, &d, a.dim, a.k);
+    let secs = t.elapsed().as_secs_f64();
+    let flops = 2.0 * a.queries as f64 * a.docs as f64 * a.dim as f64;
+    assert_eq!(hits.len(), a.queries);
+    println!(
+        "| queries | docs | dim | k | threads | seconds | GFLOP/s | FLOP bound at 360 GFLOP/s | inputs MB | peak RSS MB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {} | {} | {} | {secs:.2} | {:.1} | {:.2} s | {inputs_mb:.0} | {:.0} |",
+        a.queries,
+        a.docs,
+        a.dim,
+        a.k,
+        rayon::current_num_threads(),
+        flops / secs / 1e9,
+        flops / 360e9,
+        peak_rss_mb().unwrap_or(f64::NAN)
+    );
+}
