@@ -25,6 +25,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LossName {
     Mnrl,
+    CachedMnrl,
     Triplet,
     BatchSemiHard,
     BatchHard,
@@ -92,6 +93,9 @@ struct Args {
     /// Skip the N most similar non-positive documents when mining (likely false negatives).
     #[arg(long, default_value_t = 0)]
     mine_skip: usize,
+    /// Texts per forward pass with `--loss cached-mnrl` (memory is bounded by this, not the batch).
+    #[arg(long, default_value_t = 16)]
+    mini_batch: usize,
     /// Batches summed per optimizer step.
     #[arg(long, default_value_t = 1)]
     grad_accumulation: usize,
@@ -106,6 +110,11 @@ impl Args {
             LossName::Mnrl => LossConfig::Mnrl {
                 scale: self.scale,
                 symmetric: self.symmetric,
+            },
+            LossName::CachedMnrl => LossConfig::CachedMnrl {
+                scale: self.scale,
+                symmetric: self.symmetric,
+                mini_batch: self.mini_batch,
             },
             LossName::Triplet => LossConfig::Triplet {
                 distance: TripletDistance::Euclidean,

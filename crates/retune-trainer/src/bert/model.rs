@@ -69,6 +69,18 @@ impl<B: Backend> BertModel<B> {
         model
     }
 
+    /// The same model with every dropout probability set to `p` (0 turns dropout off).
+    #[must_use]
+    pub fn with_dropout(mut self, p: f64) -> Self {
+        self.embeddings.dropout = p;
+        for l in &mut self.layers {
+            l.dropout = p;
+            l.attention.dropout = p;
+            l.attention.attn_dropout = p;
+        }
+        self
+    }
+
     /// Hidden states of the last layer, `[batch, seq, hidden]`.
     pub fn forward(&self, input: &BertInput<B>) -> Tensor<B, 3> {
         let [batch, seq] = input.attention_mask.dims();

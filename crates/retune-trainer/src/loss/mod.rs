@@ -34,6 +34,16 @@ pub enum LossConfig {
         /// Add the positive-to-anchor direction.
         symmetric: bool,
     },
+    /// MNRL with gradient caching (GradCache): the same loss and gradients as [`LossConfig::Mnrl`]
+    /// for any `mini_batch`, with activation memory bounded by the mini-batch.
+    CachedMnrl {
+        /// Similarity scale.
+        scale: f64,
+        /// Add the positive-to-anchor direction.
+        symmetric: bool,
+        /// Texts embedded per forward pass.
+        mini_batch: usize,
+    },
     /// TripletLoss on (anchor, positive, negative).
     Triplet {
         /// Distance.
@@ -78,6 +88,7 @@ impl LossConfig {
             LossConfig::Mnrl {
                 symmetric: true, ..
             } => "MultipleNegativesSymmetricRankingLoss",
+            LossConfig::CachedMnrl { .. } => "CachedMultipleNegativesRankingLoss",
             LossConfig::Triplet { .. } => "TripletLoss",
             LossConfig::BatchHard { .. } => "BatchHardTripletLoss",
             LossConfig::BatchSemiHard { .. } => "BatchSemiHardTripletLoss",

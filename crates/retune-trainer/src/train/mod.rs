@@ -11,6 +11,6 @@ mod trainer;
 pub use config::{SamplerKind, TrainConfig};
 pub use evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 pub use example::{TrainExample, examples_from_records};
-pub use optim::{AdamW, LinearSchedule};
+pub use optim::{AdamW, LinearSchedule, NamedGrads};
 pub use sampler::{group_by_label_batches, no_duplicates_batches};
 pub use trainer::{StepLog, TrainReport, Trainer};

@@ -12,6 +12,7 @@ use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
 use crate::loss::{self, LossConfig};
 use crate::tokenize::{Batch, Tokens};
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -105,6 +106,123 @@ impl<A: AutodiffBackend> Trainer<A> {
     }
 
     fn embed(&mut self, texts: &[&str], dropout_seed: u64) -> Result<Tensor<A, 2>, TrainerError> {
+        let batch = self.pad(texts)?;
+        Ok(self
+            .encoder
+            .forward_seeded(&self.encoder.model, &batch, Some(dropout_seed)))
+    }
+
+    /// The MNRL columns of a batch: anchors, positives, then each negative column, with the
+    /// dropout seed of each column.
+    fn mnrl_columns<'e>(examples: &[&'e TrainExample], seed: u64) -> Vec<(Vec<&'e str>, u64)> {
+        let mut cols = vec![
+            (examples.iter().map(|e| e.anchor.as_str()).collect(), seed),
+            (
+                examples.iter().map(|e| e.positive.as_str()).collect(),
+                seed ^ 1,
+            ),
+        ];
+        let negatives = examples
+            .iter()
+            .map(|e| e.negatives.len())
+            .min()
+            .unwrap_or(0);
+        for c in 0..negatives {
+            cols.push((
+                examples.iter().map(|e| e.negatives[c].as_str()).collect(),
+                seed ^ (2 + c as u64),
+            ));
+        }
+        cols
+    }
+
+    /// GradCache: embed every column in mini-batches without a graph, take the loss's
+    /// gradient with respect to the embeddings, then re-embed each mini-batch with its graph
+    /// (same dropout masks, from the same seeds) and back-propagate the cached gradient.
+    fn cached_mnrl_gradients(
+        &mut self,
+        examples: &[&TrainExample],
+        seed: u64,
+        weight: f64,
+        (scale, symmetric, mini): (f64, bool, usize),
+    ) -> Result<(f64, NamedGrads<A::InnerBackend>), TrainerError> {
+        let mini = mini.max(1);
+        let cols = Self::mnrl_columns(examples, seed);
+        let chunk_seed =
+            |col_seed: u64, chunk: usize| col_seed.wrapping_add((chunk as u64 + 1) << 48);
+        let frozen = self.encoder.model.valid();
+        let mut embedded: Vec<Tensor<A, 2>> = Vec::with_capacity(cols.len());
+        for (texts, col_seed) in &cols {
+            let mut parts = Vec::new();
+            for (i, chunk) in texts.chunks(mini).enumerate() {
+                let batch = self.pad(chunk)?;
+                parts.push(self.encoder.forward_seeded(
+                    &frozen,
+                    &batch,
+                    Some(chunk_seed(*col_seed, i)),
+                ));
+            }
+            embedded.push(Tensor::from_inner(Tensor::cat(parts, 0)).require_grad());
+        }
+        let loss = loss::mnrl(
+            embedded[0].clone(),
+            embedded[1].clone(),
+            &embedded[2..],
+            scale,
+            symmetric,
+        ) * weight;
+        let value = f64::from(loss.clone().into_scalar().elem::<f32>());
+        let g = loss.backward();
+        let cached: Vec<Tensor<A::InnerBackend, 2>> = embedded
+            .iter()
+            .map(|e| e.grad(&g).expect("embeddings take part in the loss"))
+            .collect();
+        let mut grads = BTreeMap::new();
+        for ((texts, col_seed), col_grad) in cols.iter().zip(cached) {
+            for (i, chunk) in texts.chunks(mini).enumerate() {
+                let batch = self.pad(chunk)?;
+                let emb = self.encoder.forward_seeded(
+                    &self.encoder.model,
+                    &batch,
+                    Some(chunk_seed(*col_seed, i)),
+                );
+                let rows = col_grad.clone().narrow(0, i * mini, chunk.len());
+                let surrogate = (emb * Tensor::from_inner(rows)).sum();
+                let gi = surrogate.backward();
+                accumulate(&mut grads, named_grads(&mut self.encoder.model, &gi));
+            }
+        }
+        Ok((value, grads))
+    }
+
+    /// Loss value and parameter gradients of one batch, the loss scaled by `weight` (1 / the
+    /// number of accumulated batches).
+    pub fn batch_gradients(
+        &mut self,
+        examples: &[&TrainExample],
+        seed: u64,
+        weight: f64,
+    ) -> Result<(f64, NamedGrads<A::InnerBackend>), TrainerError> {
+        if let LossConfig::CachedMnrl {
+            scale,
+            symmetric,
+            mini_batch,
+        } = self.config.loss
+        {
+            return self.cached_mnrl_gradients(
+                examples,
+                seed,
+                weight,
+                (scale, symmetric, mini_batch),
+            );
+        }
+        let loss = self.batch_loss(examples, seed)? * weight;
+        let value = f64::from(loss.clone().into_scalar().elem::<f32>());
+        let g = loss.backward();
+        Ok((value, named_grads(&mut self.encoder.model, &g)))
+    }
+
+    fn pad(&mut self, texts: &[&str]) -> Result<Batch, TrainerError> {
         let missing: Vec<&str> = texts
             .iter()
             .copied()
@@ -116,10 +234,7 @@ impl<A: AutodiffBackend> Trainer<A> {
             }
         }
         let rows: Vec<&Tokens> = texts.iter().map(|t| &self.tokens[*t]).collect();
-        let batch = Batch::pad(&rows, self.encoder.tokenizer.pad_id());
-        Ok(self
-            .encoder
-            .forward_seeded(&self.encoder.model, &batch, Some(dropout_seed)))
+        Ok(Batch::pad(&rows, self.encoder.tokenizer.pad_id()))
     }
 
     fn batch_loss(
@@ -130,7 +245,10 @@ impl<A: AutodiffBackend> Trainer<A> {
         let anchors: Vec<&str> = examples.iter().map(|e| e.anchor.as_str()).collect();
         let a = self.embed(&anchors, seed)?;
         let loss = match self.config.loss {
-            LossConfig::Mnrl { scale, symmetric } => {
+            LossConfig::Mnrl { scale, symmetric }
+            | LossConfig::CachedMnrl {
+                scale, symmetric, ..
+            } => {
                 let positives: Vec<&str> = examples.iter().map(|e| e.positive.as_str()).collect();
                 let p = self.embed(&positives, seed ^ 1)?;
                 let columns = examples
@@ -247,10 +365,10 @@ impl<A: AutodiffBackend> Trainer<A> {
                     let seed = self.config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
                         ^ (micro.wrapping_mul(0xBF58_476D_1CE4_E5B9) << 4);
                     let examples: Vec<&TrainExample> = batch.iter().map(|&j| &train[j]).collect();
-                    let loss = self.batch_loss(&examples, seed)? / group.len() as f64;
-                    loss_sum += f64::from(loss.clone().into_scalar().elem::<f32>());
-                    let g = loss.backward();
-                    accumulate(&mut grads, named_grads(&mut self.encoder.model, &g));
+                    let (value, g) =
+                        self.batch_gradients(&examples, seed, 1.0 / group.len() as f64)?;
+                    loss_sum += value;
+                    accumulate(&mut grads, g);
                 }
                 let grad_norm = clip_global_norm(&mut grads, self.config.max_grad_norm);
                 let lr = schedule.lr(report.steps);
