@@ -83,24 +83,19 @@ impl TextTokenizer {
 
     /// Tokenizes single texts (with the model's special tokens).
     pub fn encode(&self, texts: &[&str]) -> Result<Vec<Tokens>, TrainerError> {
-        let enc = self
-            .inner
-            .encode_batch_fast(texts.to_vec(), true)
-            .map_err(|e| self.tok_err(e))?;
-        Ok(enc
-            .into_iter()
-            .map(|e| Tokens {
-                ids: e.get_ids().to_vec(),
-                type_ids: e.get_type_ids().to_vec(),
-            })
-            .collect())
+        self.encode_inputs(texts.iter().map(|&t| t.into()).collect())
     }
 
     /// Tokenizes (first, second) pairs as one sequence each, second segment with type id 1, as
     /// Hugging Face encodes pairs; truncation shortens the longer text first.
     pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<Tokens>, TrainerError> {
-        let inputs: Vec<tokenizers::EncodeInput<'_>> =
-            pairs.iter().map(|&(a, b)| (a, b).into()).collect();
+        self.encode_inputs(pairs.iter().map(|&(a, b)| (a, b).into()).collect())
+    }
+
+    fn encode_inputs(
+        &self,
+        inputs: Vec<tokenizers::EncodeInput<'_>>,
+    ) -> Result<Vec<Tokens>, TrainerError> {
         let enc = self
             .inner
             .encode_batch_fast(inputs, true)

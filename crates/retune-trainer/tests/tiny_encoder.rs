@@ -76,3 +76,27 @@ fn prompts_are_prepended_by_name() {
         .to_string();
     assert!(err.contains("no prompt named \"passage\""), "{err}");
 }
+
+#[test]
+fn pairs_are_one_sequence_with_segment_ids() {
+    let enc = tiny(4);
+    let t = enc
+        .tokenizer
+        .encode_pairs(&[("uber", "travel")])
+        .unwrap()
+        .remove(0);
+    assert_eq!(t.ids.len(), 5, "[CLS] uber [SEP] travel [SEP]");
+    assert_eq!(t.type_ids, vec![0, 0, 0, 1, 1]);
+    let long = "uber ".repeat(200);
+    let t = enc
+        .tokenizer
+        .encode_pairs(&[(long.as_str(), "travel")])
+        .unwrap()
+        .remove(0);
+    assert_eq!(t.ids.len(), 64, "truncated to max_seq_length");
+    assert_eq!(
+        t.type_ids.iter().filter(|&&x| x == 1).count(),
+        2,
+        "the short second text survives truncation"
+    );
+}
