@@ -96,13 +96,8 @@ pub fn batch_semi_hard<B: Backend>(
             neg_idx.push((a * n + k) as i32);
         }
     }
-    if pos_idx.is_empty() {
-        return (d.sum() * 0.0).reshape([1]);
-    }
     let count = pos_idx.len() as f64;
-    let dp = pick(d.clone(), pos_idx);
-    let dn = pick(d, neg_idx);
-    relu(dp - dn + margin).sum() / count
+    hinge_sum(d, pos_idx, neg_idx, margin, count)
 }
 
 /// BatchAllTripletLoss: every valid (a, p, n) with `relu(d(a,p) - d(a,n) + margin)`, summed and
@@ -129,10 +124,22 @@ pub fn batch_all<B: Backend>(
             }
         }
     }
+    hinge_sum(d, pos_idx, neg_idx, margin, active as f64 + 1e-16)
+}
+
+/// `sum(relu(d[pos] - d[neg] + margin)) / denominator` over the chosen (flat) entries of the
+/// distance matrix; a batch with no triplet gives 0 (still attached to the graph).
+fn hinge_sum<B: Backend>(
+    d: Tensor<B, 2>,
+    pos_idx: Vec<i32>,
+    neg_idx: Vec<i32>,
+    margin: f64,
+    denominator: f64,
+) -> Tensor<B, 1> {
     if pos_idx.is_empty() {
         return (d.sum() * 0.0).reshape([1]);
     }
     let dp = pick(d.clone(), pos_idx);
     let dn = pick(d, neg_idx);
-    relu(dp - dn + margin).sum() / (active as f64 + 1e-16)
+    relu(dp - dn + margin).sum() / denominator
 }
