@@ -174,18 +174,28 @@ pub fn write_embeddings_parquet(
         });
     }
     let schema = embedding_schema(dim);
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let mut batches = Vec::new();
-    for chunk in rows.chunks(ROWS_PER_GROUP) {
-        let texts = StringArray::from_iter_values(chunk.iter().map(|r| r.text.as_str()));
-        let values =
-            Float32Array::from_iter_values(chunk.iter().flat_map(|r| r.embedding.iter().copied()));
-        let list = FixedSizeListArray::try_new(item.clone(), dim as i32, Arc::new(values), None)
-            .map_err(arrow_err(path))?;
-        let cols: Vec<ArrayRef> = vec![Arc::new(texts), Arc::new(list)];
-        batches.push(RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err(path))?);
-    }
+    let batches = rows
+        .chunks(ROWS_PER_GROUP)
+        .map(|chunk| embedding_batch(path, &schema, chunk, dim))
+        .collect::<Result<Vec<_>, _>>()?;
     write_batches(path, schema, &batches)
+}
+
+/// One record batch of (text, embedding) rows of dimension `dim`.
+fn embedding_batch(
+    path: &Path,
+    schema: &Arc<Schema>,
+    rows: &[EmbeddingRow],
+    dim: usize,
+) -> Result<RecordBatch, DataError> {
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    let texts = StringArray::from_iter_values(rows.iter().map(|r| r.text.as_str()));
+    let values =
+        Float32Array::from_iter_values(rows.iter().flat_map(|r| r.embedding.iter().copied()));
+    let list = FixedSizeListArray::try_new(item, dim as i32, Arc::new(values), None)
+        .map_err(arrow_err(path))?;
+    let cols: Vec<ArrayRef> = vec![Arc::new(texts), Arc::new(list)];
+    RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err(path))
 }
 
 /// Reads embeddings written by [`write_embeddings_parquet`] (or any table with a `text` string
@@ -285,14 +295,7 @@ impl EmbeddingParquetWriter {
             );
         }
         let writer = self.writer.as_mut().expect("created above");
-        let item = Arc::new(Field::new("item", DataType::Float32, false));
-        let texts = StringArray::from_iter_values(rows.iter().map(|r| r.text.as_str()));
-        let values =
-            Float32Array::from_iter_values(rows.iter().flat_map(|r| r.embedding.iter().copied()));
-        let list = FixedSizeListArray::try_new(item, dim as i32, Arc::new(values), None)
-            .map_err(arrow_err(&self.path))?;
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(texts), Arc::new(list)])
-            .map_err(arrow_err(&self.path))?;
+        let batch = embedding_batch(&self.path, &schema, rows, dim)?;
         writer.write(&batch).map_err(parquet_err(&self.path))?;
         self.rows += rows.len();
         Ok(())

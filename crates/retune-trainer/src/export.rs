@@ -11,7 +11,8 @@ use crate::weights::save_bert;
 use burn::tensor::backend::Backend;
 use std::path::Path;
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), TrainerError> {
+/// Writes pretty JSON with a final newline.
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), TrainerError> {
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
     std::fs::write(path, text + "\n").map_err(TrainerError::io(path))
 }

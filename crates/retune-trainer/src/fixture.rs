@@ -6,7 +6,7 @@
 
 use crate::bert::{Activation, BertConfig};
 use crate::error::TrainerError;
-use crate::export::write_st_files;
+use crate::export::{write_json, write_st_files};
 use crate::pooling::Pooling;
 use crate::st_config::SentenceTransformerConfig;
 use crate::weights::write_safetensors;
@@ -181,9 +181,7 @@ pub fn write_tiny_bert(dir: &Path, seed: u64) -> Result<(), TrainerError> {
     let vocab = vocabulary();
     let config = tiny_bert_config(vocab.len());
     write_tokenizer(dir, &vocab)?;
-    let cfg_path = dir.join("config.json");
-    let text = serde_json::to_string_pretty(&config.to_hf_json()).expect("JSON values serialize");
-    std::fs::write(&cfg_path, text + "\n").map_err(TrainerError::io(&cfg_path))?;
+    write_json(&dir.join("config.json"), &config.to_hf_json())?;
     write_safetensors(
         &dir.join("model.safetensors"),
         &random_weights(&config, seed),

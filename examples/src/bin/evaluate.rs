@@ -10,8 +10,8 @@ use clap::Parser;
 use retune_data::{EvalItem, ReadMode, load_corpus, read_jsonl};
 use retune_examples::cache::embed_cached;
 use retune_examples::{BackendChoice, BackendTask, dispatch};
-use retune_metrics::{ComparisonConfig, Evaluation, Metric, Relevance, compare_paired};
-use retune_mining::exact_top_k;
+use retune_metrics::{ComparisonConfig, Evaluation, Metric, compare_paired};
+use retune_trainer::train::{EvalSet, evaluate_embeddings};
 use retune_trainer::{EncoderConfig, SentenceEncoder};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -83,15 +83,14 @@ impl BackendTask for Args {
             bail!("--k values must be at least 1");
         }
         let (queries, _) = read_jsonl::<EvalItem>(&self.queries, ReadMode::Strict)?;
-        let corpus = load_corpus(&self.corpus)?;
+        let set = EvalSet {
+            queries,
+            corpus: load_corpus(&self.corpus)?,
+        };
         let metrics = metrics_for(&self.k);
         let names: Vec<String> = metrics.iter().map(ToString::to_string).collect();
-        let rels: Vec<Relevance> = queries
-            .iter()
-            .map(|q| Relevance::binary(q.expected.iter().cloned()))
-            .collect();
-        let q_texts: Vec<&str> = queries.iter().map(|q| q.input.as_str()).collect();
-        let d_texts: Vec<&str> = corpus.iter().map(|d| d.text.as_str()).collect();
+        let q_texts: Vec<&str> = set.queries.iter().map(|q| q.input.as_str()).collect();
+        let d_texts: Vec<&str> = set.corpus.iter().map(|d| d.text.as_str()).collect();
         let mut evals: Vec<(String, Evaluation)> = Vec::new();
         for model in &self.models {
             let enc =
@@ -99,20 +98,10 @@ impl BackendTask for Args {
                     .with_context(|| format!("loading {model}"))?;
             let (q, _) = embed_cached(&enc, &q_texts, Some(&self.cache_dir))?;
             let (d, _) = embed_cached(&enc, &d_texts, Some(&self.cache_dir))?;
-            let hits = exact_top_k(&q, &d, self.top);
-            let ranked: Vec<Vec<&str>> = hits
-                .iter()
-                .map(|h| h.iter().map(|x| corpus[x.doc].key()).collect())
-                .collect();
-            let eval = Evaluation::from_rankings(
-                ranked
-                    .iter()
-                    .zip(&rels)
-                    .enumerate()
-                    .map(|(i, (r, rel))| (format!("q{i:05}"), r.as_slice(), rel)),
-                &metrics,
-            );
-            evals.push((model.clone(), eval));
+            evals.push((
+                model.clone(),
+                evaluate_embeddings(&set, &q, &d, &metrics, self.top),
+            ));
         }
         let cfg = ComparisonConfig::default().with_resamples(self.resamples);
         let mut comparisons = Vec::new();

@@ -29,7 +29,7 @@ pub fn retrieval_metrics() -> Vec<Metric> {
     m
 }
 
-/// Ranks the corpus for every query (top `k`) and evaluates; query ids are `q0`, `q1`, ...
+/// Ranks the corpus for every query (top `k`) and evaluates; query ids are `q00000`, `q00001`, ...
 pub fn evaluate_retrieval<B: Backend>(
     encoder: &SentenceEncoder<B>,
     set: &EvalSet,
@@ -40,7 +40,19 @@ pub fn evaluate_retrieval<B: Backend>(
     let docs: Vec<&str> = set.corpus.iter().map(|d| d.text.as_str()).collect();
     let q = encoder.encode(&queries)?;
     let d = encoder.encode(&docs)?;
-    let hits = exact_top_k(&q, &d, k);
+    Ok(evaluate_embeddings(set, &q, &d, metrics, k))
+}
+
+/// As [`evaluate_retrieval`] with the embeddings already computed (`q` per query, `d` per
+/// corpus document, in `set`'s order): exact top `k`, then the metrics.
+pub fn evaluate_embeddings(
+    set: &EvalSet,
+    q: &[Vec<f32>],
+    d: &[Vec<f32>],
+    metrics: &[Metric],
+    k: usize,
+) -> Evaluation {
+    let hits = exact_top_k(q, d, k);
     let ranked: Vec<Vec<&str>> = hits
         .iter()
         .map(|h| h.iter().map(|hit| set.corpus[hit.doc].key()).collect())
@@ -50,12 +62,12 @@ pub fn evaluate_retrieval<B: Backend>(
         .iter()
         .map(|q| Relevance::binary(q.expected.iter().cloned()))
         .collect();
-    Ok(Evaluation::from_rankings(
+    Evaluation::from_rankings(
         ranked
             .iter()
             .zip(&rels)
             .enumerate()
-            .map(|(i, (r, rel))| (format!("q{i}"), r.as_slice(), rel)),
+            .map(|(i, (r, rel))| (format!("q{i:05}"), r.as_slice(), rel)),
         metrics,
-    ))
+    )
 }

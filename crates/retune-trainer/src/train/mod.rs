@@ -9,7 +9,7 @@ mod sampler;
 mod trainer;
 
 pub use config::{SamplerKind, TrainConfig};
-pub use evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
+pub use evaluator::{EvalSet, evaluate_embeddings, evaluate_retrieval, retrieval_metrics};
 pub use example::{TrainExample, examples_from_records};
 pub use optim::{AdamW, LinearSchedule, NamedGrads};
 pub use sampler::{group_by_label_batches, no_duplicates_batches};
