@@ -3,6 +3,11 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod chart;
+pub mod evaluate;
+pub mod finetune;
+pub mod report;
+pub mod runs;
 
 use anyhow::bail;
 use burn::tensor::backend::Backend;

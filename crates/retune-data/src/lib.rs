@@ -32,6 +32,7 @@ mod items;
 mod jsonl;
 mod parquet_io;
 mod pyfloat;
+mod split;
 mod transaction;
 
 pub use contract::{Embedder, Reranker};
@@ -44,4 +45,5 @@ pub use parquet_io::{
     write_embeddings_parquet, write_records_parquet,
 };
 pub use pyfloat::python_float_repr;
+pub use split::{Leak, SplitConfig, Splits, find_leaks, read_labeled_inputs, split_items};
 pub use transaction::Transaction;

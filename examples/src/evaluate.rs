@@ -1,0 +1,162 @@
+//! The `evaluate` step, shared by the `evaluate` and `quickstart` binaries:
+//! `evaluate --queries EVAL.jsonl --corpus C --model M [--model M2 ..] [--k 1,3,5] [--json]
+//! [--out DIR] [--compare-last]`.
+//!
+//! Every system retrieves the top `--top` documents for each query; metrics per system,
+//! differences against the first with 95% paired-bootstrap intervals, randomization p-values
+//! and per-query wins and losses; a markdown table on stdout (or JSON with `--json`). With
+//! `--out`: `metrics.json`, `per_query.csv`, `chart.png` and `chart.svg`. Every run appends
+//! `{time, git revision, systems, data hashes, metrics}` to the runs log; `--compare-last`
+//! prints what changed since the run before.
+
+use crate::cache::embed_cached;
+use crate::report::{EvalReport, SystemResult};
+use crate::runs::{RunRecord, append_run, compare_runs, last_run};
+use crate::{BackendChoice, BackendTask};
+use anyhow::{Context, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use clap::Parser;
+use retune_data::{EvalItem, ReadMode, load_corpus, read_jsonl};
+use retune_metrics::Metric;
+use retune_trainer::train::{EvalSet, evaluate_embeddings};
+use retune_trainer::{EncoderConfig, SentenceEncoder};
+use std::path::{Path, PathBuf};
+
+/// Compare retrieval systems on the same queries.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "evaluate", version, about)]
+pub struct EvaluateArgs {
+    /// Queries in the course format (`{input, expected}`).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Documents: categories.json or JSONL {id?, text}.
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// A model folder or Hub id; repeat for more systems (the first is the baseline).
+    #[arg(long = "model", required = true)]
+    pub models: Vec<String>,
+    /// Display names of the systems, in `--model` order (default: the model arguments).
+    #[arg(long = "name")]
+    pub names: Vec<String>,
+    /// Cut-offs of the metrics.
+    #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
+    pub k: Vec<usize>,
+    /// Documents retrieved per query.
+    #[arg(long, default_value_t = 25)]
+    pub top: usize,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Folder for metrics.json, per_query.csv, chart.png and chart.svg.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The runs log each evaluation appends to (default: OUT/runs.jsonl, or
+    /// .retune-cache/runs.jsonl without --out).
+    #[arg(long)]
+    pub runs_log: Option<PathBuf>,
+    /// Show what changed since the previous run in the runs log.
+    #[arg(long)]
+    pub compare_last: bool,
+    /// Embedding cache folder.
+    #[arg(long, default_value = ".retune-cache/embeddings")]
+    pub cache_dir: PathBuf,
+    /// Bootstrap and randomization resamples.
+    #[arg(long, default_value_t = 10_000)]
+    pub resamples: usize,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    pub backend: BackendChoice,
+}
+
+/// The metrics reported for cut-offs `ks`: recall, MRR, NDCG and MAP at each.
+pub fn metrics_for(ks: &[usize]) -> Vec<Metric> {
+    let mut m: Vec<Metric> = ks.iter().map(|&k| Metric::Recall(k)).collect();
+    m.extend(ks.iter().map(|&k| Metric::Mrr(Some(k))));
+    m.extend(ks.iter().map(|&k| Metric::Ndcg(Some(k))));
+    m.extend(ks.iter().map(|&k| Metric::Map(Some(k))));
+    m
+}
+
+impl EvaluateArgs {
+    fn runs_log_path(&self) -> PathBuf {
+        self.runs_log.clone().unwrap_or_else(|| match &self.out {
+            Some(o) => o.join("runs.jsonl"),
+            None => Path::new(".retune-cache").join("runs.jsonl"),
+        })
+    }
+
+    fn system_names(&self) -> anyhow::Result<Vec<String>> {
+        if self.names.is_empty() {
+            return Ok(self.models.clone());
+        }
+        if self.names.len() != self.models.len() {
+            bail!(
+                "{} --name values for {} --model values: give one name per model",
+                self.names.len(),
+                self.models.len()
+            );
+        }
+        Ok(self.names.clone())
+    }
+}
+
+impl BackendTask for EvaluateArgs {
+    type Output = EvalReport;
+
+    fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
+        self,
+        device: B::Device,
+        _: A::Device,
+    ) -> anyhow::Result<EvalReport> {
+        if self.k.is_empty() || self.k.contains(&0) {
+            bail!("--k values must be at least 1");
+        }
+        let names = self.system_names()?;
+        let (queries, _) = read_jsonl::<EvalItem>(&self.queries, ReadMode::Strict)?;
+        let set = EvalSet {
+            queries,
+            corpus: load_corpus(&self.corpus)?,
+        };
+        let metrics = metrics_for(&self.k);
+        let q_texts: Vec<&str> = set.queries.iter().map(|q| q.input.as_str()).collect();
+        let d_texts: Vec<&str> = set.corpus.iter().map(|d| d.text.as_str()).collect();
+        let mut systems = Vec::new();
+        for (model, name) in self.models.iter().zip(&names) {
+            let enc =
+                SentenceEncoder::<B>::load(&EncoderConfig::new(model).with_progress(true), &device)
+                    .with_context(|| format!("loading {model}"))?;
+            let (q, _) = embed_cached(&enc, &q_texts, Some(&self.cache_dir))?;
+            let (d, _) = embed_cached(&enc, &d_texts, Some(&self.cache_dir))?;
+            systems.push(SystemResult {
+                name: name.clone(),
+                model: model.clone(),
+                evaluation: evaluate_embeddings(&set, &q, &d, &metrics, self.top),
+            });
+        }
+        let report = EvalReport::build(metrics, systems, self.resamples)?;
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        } else {
+            print!("{}", report.markdown());
+        }
+        if let Some(out) = &self.out {
+            let files = report.write_dir(out)?;
+            let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            eprintln!("wrote {}", shown.join(", "));
+        }
+        let log = self.runs_log_path();
+        let previous = last_run(&log)?;
+        let record = RunRecord::new(&report, &[&self.queries, &self.corpus])?;
+        append_run(&log, &record)?;
+        if self.compare_last {
+            match previous {
+                Some(prev) => eprint!("{}", compare_runs(&prev, &record)),
+                None => eprintln!(
+                    "--compare-last: {} had no earlier run; this one is now recorded",
+                    log.display()
+                ),
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,416 @@
+//! The `finetune` step, shared by the `finetune` and `quickstart` binaries:
+//! `finetune --model M --train TRAIN.jsonl --output DIR [--corpus C] [--eval EVAL.jsonl] ...`:
+//! fine-tunes a sentence-transformers model with Burn and saves it in the layout
+//! sentence-transformers loads unchanged.
+//!
+//! TRAIN is the course format (`{input, expected}`: the input is the anchor, `expected[0]` the
+//! positive) or pairs, triplets or n-tuples. A validation split is held out from TRAIN itself
+//! (never from EVAL); it picks the best checkpoint. EVAL, when given, is only measured, before
+//! and after.
+//!
+//! The defaults are the best recipe measured on the course data (docs/benchmarks.md): symmetric
+//! MNRL, 10 epochs, lr 5e-5, batch 16, warmup 0.1, one hard negative per example mined with the
+//! base model, the best validation checkpoint kept. sentence-transformers' own recipe is
+//! `--epochs 5 --lr 2e-5 --symmetric false --hard-negatives 0`.
+
+use crate::{BackendChoice, BackendTask};
+use anyhow::{Context, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use clap::{Parser, ValueEnum};
+use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, load_corpus, read_jsonl};
+use retune_trainer::export::save_sentence_transformer;
+use retune_trainer::loss::{LossConfig, TripletDistance};
+use retune_trainer::train::{
+    EvalSet, TrainConfig, TrainReport, Trainer, evaluate_retrieval, examples_from_records,
+    retrieval_metrics,
+};
+use retune_trainer::{EncoderConfig, SentenceEncoder};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The losses `--loss` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LossName {
+    /// MultipleNegativesRankingLoss.
+    Mnrl,
+    /// CachedMultipleNegativesRankingLoss (GradCache).
+    CachedMnrl,
+    /// TripletLoss (euclidean).
+    Triplet,
+    /// BatchSemiHardTripletLoss.
+    BatchSemiHard,
+    /// BatchHardTripletLoss.
+    BatchHard,
+    /// BatchAllTripletLoss.
+    BatchAll,
+}
+
+/// Fine-tune an embedding model on retrieval examples.
+#[derive(Parser, Debug)]
+#[command(name = "finetune", version, about)]
+pub struct FinetuneArgs {
+    /// Base model: folder or Hub id in the Hugging Face cache.
+    #[arg(long)]
+    pub model: String,
+    /// Training data (course format, pairs, triplets or n-tuples).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Where the fine-tuned model goes (replaced if it exists).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Documents to retrieve from (categories.json or JSONL {id?, text}); default: the distinct positives.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Evaluation queries (course format), measured before and after, never trained or tuned on.
+    #[arg(long)]
+    pub eval: Option<PathBuf>,
+    /// Loss.
+    #[arg(long, value_enum, default_value_t = LossName::Mnrl)]
+    pub loss: LossName,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Examples per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 5e-5)]
+    pub lr: f64,
+    /// Warmup fraction of the steps.
+    #[arg(long, default_value_t = 0.1)]
+    pub warmup_ratio: f64,
+    /// Seed of splitting, sampling and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fraction of TRAIN held out for validation (its first rows).
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_ratio: f64,
+    /// Evaluate on the validation split every N steps (0: after each epoch).
+    #[arg(long, default_value_t = 0)]
+    pub eval_every: usize,
+    /// Metric that picks the best checkpoint.
+    #[arg(long, default_value = "mrr@10")]
+    pub best_metric: String,
+    /// MNRL scale.
+    #[arg(long, default_value_t = 20.0)]
+    pub scale: f64,
+    /// Symmetric MNRL (adds positive-to-anchor); `--symmetric false` for plain MNRL.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub symmetric: bool,
+    /// Triplet margin (5 for euclidean losses as in sentence-transformers).
+    #[arg(long, default_value_t = 5.0)]
+    pub margin: f64,
+    /// Add N hard negatives per example, mined with the base model from the corpus (0: none;
+    /// used by the MNRL and triplet losses).
+    #[arg(long, default_value_t = 1)]
+    pub hard_negatives: usize,
+    /// Skip the N most similar non-positive documents when mining (likely false negatives).
+    #[arg(long, default_value_t = 0)]
+    pub mine_skip: usize,
+    /// Texts per forward pass with `--loss cached-mnrl` (memory is bounded by this, not the batch).
+    #[arg(long, default_value_t = 16)]
+    pub mini_batch: usize,
+    /// Batches summed per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    pub grad_accumulation: usize,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    pub backend: BackendChoice,
+}
+
+impl FinetuneArgs {
+    fn loss(&self) -> LossConfig {
+        match self.loss {
+            LossName::Mnrl => LossConfig::Mnrl {
+                scale: self.scale,
+                symmetric: self.symmetric,
+            },
+            LossName::CachedMnrl => LossConfig::CachedMnrl {
+                scale: self.scale,
+                symmetric: self.symmetric,
+                mini_batch: self.mini_batch,
+            },
+            LossName::Triplet => LossConfig::Triplet {
+                distance: TripletDistance::Euclidean,
+                margin: self.margin,
+            },
+            LossName::BatchSemiHard => LossConfig::BatchSemiHard {
+                margin: self.margin,
+            },
+            LossName::BatchHard => LossConfig::BatchHard {
+                margin: self.margin,
+            },
+            LossName::BatchAll => LossConfig::BatchAll {
+                margin: self.margin,
+            },
+        }
+    }
+
+    fn train_config(&self) -> TrainConfig {
+        let mut c = TrainConfig::new(self.loss(), self.epochs);
+        c.batch_size = self.batch_size;
+        c.lr = self.lr;
+        c.warmup_ratio = self.warmup_ratio;
+        c.seed = self.seed;
+        c.eval_every = self.eval_every;
+        c.best_metric = self.best_metric.clone();
+        c.grad_accumulation = self.grad_accumulation;
+        c
+    }
+}
+
+fn print_eval(title: &str, rows: &[(&str, BTreeMap<String, f64>)]) {
+    let keys = [
+        "recall@1", "recall@3", "recall@5", "mrr@5", "mrr@10", "ndcg@10",
+    ];
+    eprintln!("\n{title}");
+    eprintln!("| model | {} |", keys.join(" | "));
+    eprintln!("|---|{}", "---|".repeat(keys.len()));
+    for (name, m) in rows {
+        let vals: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{:.4}", m.get(*k).copied().unwrap_or(f64::NAN)))
+            .collect();
+        eprintln!("| {name} | {} |", vals.join(" | "));
+    }
+}
+
+/// What a fine-tune produced.
+#[derive(Debug, Clone)]
+pub struct FinetuneOutcome {
+    /// The training report (steps, time, best validation value).
+    pub report: TrainReport,
+    /// Metrics of the base model on EVAL, when EVAL was given.
+    pub before: Option<BTreeMap<String, f64>>,
+    /// Metrics of the fine-tuned model on EVAL, when EVAL was given.
+    pub after: Option<BTreeMap<String, f64>>,
+}
+
+impl BackendTask for FinetuneArgs {
+    type Output = FinetuneOutcome;
+
+    fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
+        self,
+        _: B::Device,
+        device: A::Device,
+    ) -> anyhow::Result<FinetuneOutcome> {
+        let (records, _) = read_jsonl::<TrainRecord>(&self.train, ReadMode::Strict)?;
+        let holdout = ((records.len() as f64) * self.validation_ratio).round() as usize;
+        if holdout >= records.len() {
+            bail!(
+                "--validation-ratio {} leaves no training data in {}",
+                self.validation_ratio,
+                self.train.display()
+            );
+        }
+        let (valid_records, train_records) = records.split_at(holdout);
+        let (train, skipped) = examples_from_records(train_records);
+        if skipped > 0 {
+            eprintln!("note: {skipped} training records have no positive and were skipped");
+        }
+        let corpus: Vec<CorpusDoc> = match &self.corpus {
+            Some(c) => load_corpus(c)?,
+            None => {
+                let mut seen = std::collections::BTreeSet::new();
+                records
+                    .iter()
+                    .filter_map(TrainRecord::parts)
+                    .filter(|(_, p, _)| seen.insert(p.to_string()))
+                    .map(|(_, p, _)| CorpusDoc {
+                        id: None,
+                        text: p.to_owned(),
+                    })
+                    .collect()
+            }
+        };
+        let validation = (holdout > 0).then(|| EvalSet {
+            queries: valid_records
+                .iter()
+                .filter_map(TrainRecord::parts)
+                .map(|(a, p, _)| EvalItem {
+                    input: a.to_owned(),
+                    expected: vec![p.to_owned()],
+                })
+                .collect(),
+            corpus: corpus.clone(),
+        });
+        let eval = match &self.eval {
+            Some(p) => Some(EvalSet {
+                queries: read_jsonl::<EvalItem>(p, ReadMode::Strict)?.0,
+                corpus: corpus.clone(),
+            }),
+            None => None,
+        };
+        eprintln!(
+            "train {} examples, validation {} (first rows of TRAIN), corpus {} documents",
+            train.len(),
+            holdout,
+            corpus.len()
+        );
+        let encoder = SentenceEncoder::<A>::load(
+            &EncoderConfig::new(&self.model).with_batch_size(32),
+            &device,
+        )
+        .with_context(|| format!("loading {}", self.model))?;
+        let mut train = train;
+        if self.hard_negatives > 0 && !self.loss().uses_labels() {
+            add_hard_negatives(
+                &encoder.valid(),
+                &mut train,
+                &corpus,
+                self.hard_negatives,
+                self.mine_skip,
+            )?;
+        }
+        let metrics = retrieval_metrics();
+        let before = match &eval {
+            Some(e) => Some(evaluate_retrieval(&encoder.valid(), e, &metrics, 25)?.mean_by_name()),
+            None => None,
+        };
+        let config = self.train_config();
+        std::fs::create_dir_all(
+            self.output
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new(".")),
+        )
+        .ok();
+        let log_path = self.output.with_extension("train_log.jsonl");
+        if log_path.exists() {
+            std::fs::remove_file(&log_path)?;
+        }
+        let mut trainer = Trainer::new(encoder, config.clone());
+        let report = trainer.fit(&train, validation.as_ref(), Some(&log_path))?;
+        let trained = trainer.inference_encoder();
+        eprintln!(
+            "trained {} steps in {:.1}s ({:.2} s/step); best validation {} = {:?}",
+            report.steps,
+            report.seconds,
+            report.seconds / report.steps.max(1) as f64,
+            config.best_metric,
+            report.best
+        );
+        let after = match &eval {
+            Some(e) => Some(evaluate_retrieval(&trained, e, &metrics, 25)?.mean_by_name()),
+            None => None,
+        };
+        if let (Some(b), Some(a)) = (&before, &after) {
+            print_eval(
+                &format!(
+                    "evaluation on {}",
+                    self.eval
+                        .as_ref()
+                        .map_or(String::new(), |p| p.display().to_string())
+                ),
+                &[("base", b.clone()), ("fine-tuned", a.clone())],
+            );
+        }
+        let card = model_card(
+            &self,
+            &config,
+            train.len(),
+            holdout,
+            before.as_ref(),
+            after.as_ref(),
+        );
+        save_sentence_transformer(&trained, &self.output, &card)?;
+        let cfg_path = self.output.join("training_config.json");
+        std::fs::write(&cfg_path, serde_json::to_string_pretty(&config)?)?;
+        eprintln!(
+            "saved the fine-tuned model to {} (training log: {})",
+            self.output.display(),
+            log_path.display()
+        );
+        Ok(FinetuneOutcome {
+            report,
+            before,
+            after,
+        })
+    }
+}
+
+/// Replaces each example's negatives with the base model's most similar non-positive documents.
+pub fn add_hard_negatives<B: Backend>(
+    encoder: &SentenceEncoder<B>,
+    train: &mut [retune_trainer::train::TrainExample],
+    corpus: &[CorpusDoc],
+    n: usize,
+    skip: usize,
+) -> anyhow::Result<()> {
+    use retune_mining::{MiningConfig, Strategy, mine_negatives};
+    let texts: Vec<&str> = corpus.iter().map(|d| d.text.as_str()).collect();
+    let positives: Vec<Vec<usize>> = train
+        .iter()
+        .map(|e| {
+            corpus
+                .iter()
+                .position(|d| d.text == e.positive || d.key() == e.positive)
+                .map(|i| vec![i])
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "positive {:?} is not in the corpus; mining needs it there",
+                        e.positive
+                    )
+                })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let anchors: Vec<&str> = train.iter().map(|e| e.anchor.as_str()).collect();
+    let q = encoder.encode(&anchors)?;
+    let d = encoder.encode(&texts)?;
+    let config = MiningConfig::new(
+        if skip > 0 {
+            Strategy::Range {
+                min: skip,
+                max: skip + n,
+            }
+        } else {
+            Strategy::Hard
+        },
+        n,
+    );
+    let mined = mine_negatives(&q, &d, &texts, &positives, &config);
+    let short: usize = mined.iter().map(|m| m.shortfall).sum();
+    for (e, m) in train.iter_mut().zip(mined) {
+        e.negatives = m
+            .negatives
+            .iter()
+            .map(|&i| corpus[i].text.clone())
+            .collect();
+    }
+    eprintln!("mined {n} hard negatives per example with the base model (shortfall {short})");
+    Ok(())
+}
+
+fn model_card(
+    args: &FinetuneArgs,
+    config: &TrainConfig,
+    train: usize,
+    holdout: usize,
+    before: Option<&BTreeMap<String, f64>>,
+    after: Option<&BTreeMap<String, f64>>,
+) -> String {
+    let mut s = format!(
+        "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags: [sentence-transformers, retune]\nbase_model: {}\n---\n\n# Fine-tuned with retune\n\nBase model: `{}`. Loss: {} ({}). Epochs {}, batch {}, lr {}, warmup ratio {}, weight decay {}, seed {}.\nTraining examples: {train}; validation (held out from the training file): {holdout}.\n",
+        args.model,
+        args.model,
+        config.loss.st_name(),
+        serde_json::to_string(&config.loss).unwrap_or_default(),
+        config.epochs,
+        config.batch_size,
+        config.lr,
+        config.warmup_ratio,
+        config.weight_decay,
+        config.seed
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        s.push_str("\n## Evaluation\n\n| metric | base | fine-tuned |\n|---|---|---|\n");
+        for (k, v) in b {
+            s.push_str(&format!(
+                "| {k} | {v:.4} | {:.4} |\n",
+                a.get(k).copied().unwrap_or(f64::NAN)
+            ));
+        }
+    }
+    s.push_str("\n## Use\n\n```python\nfrom sentence_transformers import SentenceTransformer\nmodel = SentenceTransformer(\"path/to/this/folder\")\n```\n");
+    s
+}
