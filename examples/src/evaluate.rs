@@ -1,8 +1,10 @@
 //! The `evaluate` step, shared by the `evaluate` and `quickstart` binaries:
-//! `evaluate --queries EVAL.jsonl --corpus C --model M [--model M2 ..] [--k 1,3,5] [--json]
-//! [--out DIR] [--compare-last]`.
+//! `evaluate --queries EVAL.jsonl --corpus C --model M [--model M2 ..] [--reranker R] [--k 1,3,5]
+//! [--json] [--out DIR] [--compare-last]`.
 //!
-//! Every system retrieves the top `--top` documents for each query; metrics per system,
+//! Every system retrieves the top `--top` documents for each query; with `--reranker R` (a
+//! local cross-encoder folder or Hub id), every model appears twice, alone and then with its
+//! top `--top` re-ranked by R, the re-ranked row right after it. Metrics per system,
 //! differences against the first with 95% paired-bootstrap intervals, randomization p-values
 //! and per-query wins and losses; a markdown table on stdout (or JSON with `--json`). With
 //! `--out`: `metrics.json`, `per_query.csv`, `chart.png` and `chart.svg`. Every run appends
@@ -11,6 +13,7 @@
 
 use crate::cache::embed_cached;
 use crate::report::{EvalReport, SystemResult};
+use crate::rerank::rerank;
 use crate::runs::{RunRecord, append_run, compare_runs, last_run};
 use crate::{BackendChoice, BackendTask};
 use anyhow::{Context, bail};
@@ -18,7 +21,8 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
 use retune_data::{EvalItem, ReadMode, load_corpus, read_jsonl};
 use retune_metrics::Metric;
-use retune_trainer::train::{EvalSet, evaluate_embeddings};
+use retune_trainer::cross::{CrossEncoder, CrossEncoderConfig};
+use retune_trainer::train::{EvalSet, evaluate_ranked, rank_embeddings};
 use retune_trainer::{EncoderConfig, SentenceEncoder};
 use std::path::{Path, PathBuf};
 
@@ -38,6 +42,9 @@ pub struct EvaluateArgs {
     /// Display names of the systems, in `--model` order (default: the model arguments).
     #[arg(long = "name")]
     pub names: Vec<String>,
+    /// A cross-encoder (folder or Hub id) that re-ranks each model's top `--top`.
+    #[arg(long)]
+    pub reranker: Option<String>,
     /// Cut-offs of the metrics.
     #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
     pub k: Vec<usize>,
@@ -120,6 +127,13 @@ impl BackendTask for EvaluateArgs {
         let metrics = metrics_for(&self.k);
         let q_texts: Vec<&str> = set.queries.iter().map(|q| q.input.as_str()).collect();
         let d_texts: Vec<&str> = set.corpus.iter().map(|d| d.text.as_str()).collect();
+        let reranker = match &self.reranker {
+            Some(r) => Some(
+                CrossEncoder::<B>::load(&CrossEncoderConfig::new(r), &device)
+                    .with_context(|| format!("loading the re-ranker {r}"))?,
+            ),
+            None => None,
+        };
         let mut systems = Vec::new();
         for (model, name) in self.models.iter().zip(&names) {
             let enc =
@@ -127,11 +141,25 @@ impl BackendTask for EvaluateArgs {
                     .with_context(|| format!("loading {model}"))?;
             let (q, _) = embed_cached(&enc, &q_texts, Some(&self.cache_dir))?;
             let (d, _) = embed_cached(&enc, &d_texts, Some(&self.cache_dir))?;
+            let ranked = rank_embeddings(&q, &d, self.top);
             systems.push(SystemResult {
                 name: name.clone(),
                 model: model.clone(),
-                evaluation: evaluate_embeddings(&set, &q, &d, &metrics, self.top),
+                evaluation: evaluate_ranked(&set, &ranked, &metrics),
             });
+            if let (Some(r), Some(r_name)) = (&reranker, &self.reranker) {
+                let rr = rerank(r, &q_texts, &set.corpus, &ranked)?;
+                let (mean, p50, p95) = rr.latency_ms();
+                eprintln!(
+                    "re-ranking {} candidates per query with {r_name}: {mean:.1} ms mean, {p50:.1} ms median, {p95:.1} ms p95",
+                    self.top.min(set.corpus.len())
+                );
+                systems.push(SystemResult {
+                    name: format!("{name} + {r_name}"),
+                    model: format!("{model} + {r_name}"),
+                    evaluation: evaluate_ranked(&set, &rr.ranked, &metrics),
+                });
+            }
         }
         let report = EvalReport::build(metrics, systems, self.resamples)?;
         if self.json {

@@ -7,6 +7,7 @@ pub mod chart;
 pub mod evaluate;
 pub mod finetune;
 pub mod report;
+pub mod rerank;
 pub mod runs;
 
 use anyhow::bail;

@@ -73,13 +73,22 @@ const TOKENIZER_FILES: [&str; 4] = [
     "special_tokens_map.json",
 ];
 
-/// Saves an encoder as a sentence-transformers model folder (weights, config, tokenizer files,
-/// modules, pooling, README model card), replacing `dir` atomically: it is written beside it and
-/// renamed into place.
-pub fn save_sentence_transformer<B: Backend>(
-    encoder: &SentenceEncoder<B>,
+/// Copies the tokenizer files that `src` has into `dst`.
+pub(crate) fn copy_tokenizer_files(src: &Path, dst: &Path) -> Result<(), TrainerError> {
+    for f in TOKENIZER_FILES {
+        let from = src.join(f);
+        if from.exists() {
+            std::fs::copy(&from, dst.join(f)).map_err(TrainerError::io(&from))?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds a folder beside `dir` with `fill`, then replaces `dir` with it by a rename, so a
+/// crash never leaves half a model at `dir`.
+pub(crate) fn replace_dir(
     dir: &Path,
-    model_card: &str,
+    fill: impl FnOnce(&Path) -> Result<(), TrainerError>,
 ) -> Result<(), TrainerError> {
     let parent = dir
         .parent()
@@ -93,19 +102,27 @@ pub fn save_sentence_transformer<B: Backend>(
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(TrainerError::io(&tmp))?;
     }
-    write_transformer(&tmp, &encoder.bert_config, &encoder.model)?;
-    let src = encoder.source.dir();
-    for f in TOKENIZER_FILES {
-        let from = src.join(f);
-        if from.exists() {
-            std::fs::copy(&from, tmp.join(f)).map_err(TrainerError::io(&from))?;
-        }
-    }
-    write_st_files(&tmp, &encoder.st_config, encoder.bert_config.hidden_size)?;
-    std::fs::write(tmp.join("README.md"), model_card)
-        .map_err(TrainerError::io(tmp.join("README.md")))?;
+    std::fs::create_dir_all(&tmp).map_err(TrainerError::io(&tmp))?;
+    fill(&tmp)?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(TrainerError::io(dir))?;
     }
     std::fs::rename(&tmp, dir).map_err(TrainerError::io(dir))
+}
+
+/// Saves an encoder as a sentence-transformers model folder (weights, config, tokenizer files,
+/// modules, pooling, README model card), replacing `dir` atomically: it is written beside it and
+/// renamed into place.
+pub fn save_sentence_transformer<B: Backend>(
+    encoder: &SentenceEncoder<B>,
+    dir: &Path,
+    model_card: &str,
+) -> Result<(), TrainerError> {
+    replace_dir(dir, |tmp| {
+        write_transformer(tmp, &encoder.bert_config, &encoder.model)?;
+        copy_tokenizer_files(encoder.source.dir(), tmp)?;
+        write_st_files(tmp, &encoder.st_config, encoder.bert_config.hidden_size)?;
+        std::fs::write(tmp.join("README.md"), model_card)
+            .map_err(TrainerError::io(tmp.join("README.md")))
+    })
 }

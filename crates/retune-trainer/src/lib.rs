@@ -19,6 +19,7 @@
 
 pub mod backend;
 pub mod bert;
+pub mod cross;
 mod encoder;
 mod error;
 pub mod export;
@@ -37,4 +38,4 @@ pub use pooling::Pooling;
 pub use resolve::{ModelSource, full_hub_id, hf_cache_dir, resolve_model, resolve_model_in};
 pub use st_config::SentenceTransformerConfig;
 pub use tokenize::{Batch, TextTokenizer, Tokens};
-pub use weights::{LoadReport, load_bert, save_bert};
+pub use weights::{LoadReport, ParamTable, Slot, load_bert, save_bert};

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// A parameter as the name table hands it out.
-pub(crate) enum Slot<'a, B: Backend> {
+pub enum Slot<'a, B: Backend> {
     /// A Linear weight: Burn `[in, out]`, HF `[out, in]`.
     Linear(&'a mut Param<Tensor<B, 2>>),
     /// A matrix stored the same way in both (embedding tables).
@@ -89,6 +89,19 @@ pub(crate) fn visit_bert<B: Backend>(
     }
 }
 
+/// A model whose parameters have Hugging Face names: loading, saving, gradients and the
+/// optimizer all walk it through this one table.
+pub trait ParamTable<B: Backend> {
+    /// Hands every parameter to `f` with its HF name.
+    fn visit_params(&mut self, f: &mut dyn FnMut(String, Slot<'_, B>));
+}
+
+impl<B: Backend> ParamTable<B> for BertModel<B> {
+    fn visit_params(&mut self, f: &mut dyn FnMut(String, Slot<'_, B>)) {
+        visit_bert(self, "", f);
+    }
+}
+
 /// What loading found besides the tensors it used.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadReport {
@@ -139,7 +152,7 @@ fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 /// The HF name a file's tensor name stands for: without `prefix`, LayerNorm gamma/beta as weight/bias.
-fn canonical(name: &str, prefix: &str) -> String {
+pub(crate) fn canonical(name: &str, prefix: &str) -> String {
     let name = name.strip_prefix(prefix).unwrap_or(name);
     if name.contains("LayerNorm") {
         if let Some(base) = name.strip_suffix(".gamma") {
@@ -173,18 +186,21 @@ impl TensorFile {
 }
 
 /// Sets every parameter the name table visits from `tensors` (canonical names); returns the
-/// problems (missing, wrong shape or type) and the names used.
+/// problems (missing, wrong shape or type) and the names used. Parameters for which
+/// `may_be_missing` is true keep their initial values when the file lacks them.
 pub(crate) fn fill_params<B: Backend>(
-    model: &mut BertModel<B>,
-    prefix: &str,
+    model: &mut impl ParamTable<B>,
     tensors: &HashMap<String, TensorView<'_>>,
     device: &B::Device,
+    may_be_missing: &dyn Fn(&str) -> bool,
 ) -> (Vec<String>, Vec<String>) {
     let mut problems = Vec::new();
     let mut used = Vec::new();
-    visit_bert(model, prefix, &mut |name, slot| {
+    model.visit_params(&mut |name, slot| {
         let Some(view) = tensors.get(&name) else {
-            problems.push(format!("{name}: missing"));
+            if !may_be_missing(&name) {
+                problems.push(format!("{name}: missing"));
+            }
             return;
         };
         let Some(values) = to_f32(view) else {
@@ -257,7 +273,7 @@ pub fn load_bert<B: Backend>(
         .collect();
     let has_pooler = tensors.contains_key("pooler.dense.weight");
     let mut model = BertModel::init(config, has_pooler, device);
-    let (problems, used) = fill_params(&mut model, "", &tensors, device);
+    let (problems, used) = fill_params(&mut model, &tensors, device, &|_| false);
     if !problems.is_empty() {
         return Err(TrainerError::Weights {
             path: path.to_owned(),
@@ -282,13 +298,12 @@ pub fn load_bert<B: Backend>(
 }
 
 /// Collects every parameter under its HF name, in HF layout, as (shape, f32 values).
-pub(crate) fn collect_params<B: Backend>(
-    model: &BertModel<B>,
-    prefix: &str,
+pub(crate) fn collect_params<B: Backend, M: ParamTable<B> + Clone>(
+    model: &M,
     out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 ) {
     let mut model = model.clone();
-    visit_bert(&mut model, prefix, &mut |name, slot| {
+    model.visit_params(&mut |name, slot| {
         let (shape, values) = match slot {
             Slot::Linear(p) => {
                 let [din, dout] = p.val().dims();
@@ -361,7 +376,7 @@ pub fn save_bert<B: Backend>(
     path: impl AsRef<Path>,
 ) -> Result<(), TrainerError> {
     let mut tensors = BTreeMap::new();
-    collect_params(model, "", &mut tensors);
+    collect_params(model, &mut tensors);
     write_safetensors(path.as_ref(), &tensors)
 }
 
@@ -389,8 +404,8 @@ mod tests {
         assert!(report.has_pooler && report.unused.is_empty());
         assert_eq!(report.loaded, 5 + 16 * 2 + 2);
         let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-        collect_params(&model, "", &mut a);
-        collect_params(&back, "", &mut b);
+        collect_params(&model, &mut a);
+        collect_params(&back, &mut b);
         assert_eq!(a, b);
         assert!(a.contains_key("encoder.layer.1.attention.self.query.weight"));
         let file = TensorFile::read(&p).unwrap();
@@ -404,7 +419,7 @@ mod tests {
         let config = tiny();
         let model = BertModel::<Cpu>::init(&config, false, &dev);
         let mut params = BTreeMap::new();
-        collect_params(&model, "", &mut params);
+        collect_params(&model, &mut params);
         let dir = tempfile::tempdir().unwrap();
         // bert. prefix, gamma/beta names, f16 storage, an extra head tensor.
         let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = params
@@ -438,7 +453,7 @@ mod tests {
         assert_eq!(report.stripped_prefix.as_deref(), Some("bert."));
         assert_eq!(report.unused, vec!["cls.predictions.bias [20]".to_string()]);
         let mut got = BTreeMap::new();
-        collect_params(&back, "", &mut got);
+        collect_params(&back, &mut got);
         for (n, (_, v)) in &params {
             let w = &got[n].1;
             assert!(

@@ -52,10 +52,22 @@ pub fn evaluate_embeddings(
     metrics: &[Metric],
     k: usize,
 ) -> Evaluation {
-    let hits = exact_top_k(q, d, k);
-    let ranked: Vec<Vec<&str>> = hits
+    evaluate_ranked(set, &rank_embeddings(q, d, k), metrics)
+}
+
+/// The corpus indices of each query's top `k` documents by cosine, best first.
+pub fn rank_embeddings(q: &[Vec<f32>], d: &[Vec<f32>], k: usize) -> Vec<Vec<usize>> {
+    exact_top_k(q, d, k)
         .iter()
-        .map(|h| h.iter().map(|hit| set.corpus[hit.doc].key()).collect())
+        .map(|h| h.iter().map(|hit| hit.doc).collect())
+        .collect()
+}
+
+/// Evaluates rankings given as corpus indices (one list per query of `set`, best first).
+pub fn evaluate_ranked(set: &EvalSet, ranked: &[Vec<usize>], metrics: &[Metric]) -> Evaluation {
+    let ranked: Vec<Vec<&str>> = ranked
+        .iter()
+        .map(|r| r.iter().map(|&i| set.corpus[i].key()).collect())
         .collect();
     let rels: Vec<Relevance> = set
         .queries

@@ -9,8 +9,11 @@ mod sampler;
 mod trainer;
 
 pub use config::{SamplerKind, TrainConfig};
-pub use evaluator::{EvalSet, evaluate_embeddings, evaluate_retrieval, retrieval_metrics};
+pub use evaluator::{
+    EvalSet, evaluate_embeddings, evaluate_ranked, evaluate_retrieval, rank_embeddings,
+    retrieval_metrics,
+};
 pub use example::{TrainExample, examples_from_records};
-pub use optim::{AdamW, LinearSchedule, NamedGrads};
+pub use optim::{AdamW, LinearSchedule, NamedGrads, clip_global_norm, named_grads};
 pub use sampler::{group_by_label_batches, no_duplicates_batches};
 pub use trainer::{StepLog, TrainReport, Trainer};

@@ -7,8 +7,7 @@
 //! Hugging Face name over the model's name table, so its state is a plain map of named tensors
 //! that checkpoints write and read as safetensors.
 
-use crate::bert::BertModel;
-use crate::weights::{Slot, visit_bert};
+use crate::weights::{ParamTable, Slot};
 use burn::module::Param;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -66,6 +65,9 @@ pub struct AdamW<B: Backend> {
     pub m: BTreeMap<String, Tensor<B, 1>>,
     /// Second moments by name.
     pub v: BTreeMap<String, Tensor<B, 1>>,
+    /// Learning-rate multipliers by name prefix (the first match applies; others train at 1x),
+    /// e.g. a freshly initialized head that must move faster than the pretrained body.
+    pub lr_multipliers: Vec<(String, f64)>,
 }
 
 /// Hugging Face's no-decay rule: biases and LayerNorm parameters.
@@ -84,7 +86,16 @@ impl<B: Backend> AdamW<B> {
             step: 0,
             m: BTreeMap::new(),
             v: BTreeMap::new(),
+            lr_multipliers: Vec::new(),
         }
+    }
+
+    /// The multiplier of parameter `name`.
+    pub fn lr_multiplier(&self, name: &str) -> f64 {
+        self.lr_multipliers
+            .iter()
+            .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+            .map_or(1.0, |(_, m)| *m)
     }
 
     fn update(
@@ -94,6 +105,7 @@ impl<B: Backend> AdamW<B> {
         grad: Tensor<B, 1>,
         lr: f64,
     ) -> Tensor<B, 1> {
+        let lr = lr * self.lr_multiplier(name);
         let t = self.step as i32;
         let m = match self.m.remove(name) {
             Some(m) => m * self.beta1 + grad.clone() * (1.0 - self.beta1),
@@ -138,11 +150,11 @@ fn flat_grad<A: AutodiffBackend, const D: usize>(
 
 /// Reads every parameter's gradient from a backward pass, by name.
 pub fn named_grads<A: AutodiffBackend>(
-    model: &mut BertModel<A>,
+    model: &mut impl ParamTable<A>,
     grads: &A::Gradients,
 ) -> NamedGrads<A::InnerBackend> {
     let mut out = BTreeMap::new();
-    visit_bert(model, "", &mut |name, slot| {
+    model.visit_params(&mut |name, slot| {
         let g = match slot {
             Slot::Linear(p) | Slot::Matrix(p) => flat_grad(p, grads),
             Slot::Vector(p) => flat_grad(p, grads),
@@ -195,12 +207,12 @@ impl<B: Backend> AdamW<B> {
     /// One optimizer step over the model's parameters with the given gradients and rate.
     pub fn step<A: AutodiffBackend<InnerBackend = B>>(
         &mut self,
-        model: &mut BertModel<A>,
+        model: &mut impl ParamTable<A>,
         grads: &NamedGrads<B>,
         lr: f64,
     ) {
         self.step += 1;
-        visit_bert(model, "", &mut |name, slot| {
+        model.visit_params(&mut |name, slot| {
             let Some(g) = grads.get(&name) else { return };
             match slot {
                 Slot::Linear(p) | Slot::Matrix(p) => {

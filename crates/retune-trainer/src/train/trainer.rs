@@ -72,6 +72,31 @@ struct EvalLog<'a> {
     eval: &'a BTreeMap<String, f64>,
 }
 
+impl TrainReport {
+    /// Records a validation result at `step` whose deciding value is `value` (appending it to
+    /// `log`); returns whether it is the best so far (strictly better than every earlier one).
+    pub fn record_eval(
+        &mut self,
+        step: usize,
+        result: BTreeMap<String, f64>,
+        value: f64,
+        log: &mut Option<JsonlAppender>,
+    ) -> Result<bool, TrainerError> {
+        let best = self.best.is_none_or(|(_, b)| value > b);
+        if best {
+            self.best = Some((step, value));
+        }
+        if let Some(w) = log {
+            w.append(&EvalLog {
+                step,
+                eval: &result,
+            })?;
+        }
+        self.evals.push((step, result));
+        Ok(best)
+    }
+}
+
 impl<A: AutodiffBackend> Trainer<A> {
     /// A trainer for an encoder loaded on an autodiff backend.
     pub fn new(encoder: SentenceEncoder<A>, config: TrainConfig) -> Self {
@@ -304,17 +329,9 @@ impl<A: AutodiffBackend> Trainer<A> {
             )
         })?;
         let value = result.get(&best_metric.to_string()).copied().unwrap_or(0.0);
-        if report.best.is_none_or(|(_, b)| value > b) {
-            report.best = Some((step, value));
+        if report.record_eval(step, result, value, log)? {
             self.best = Some(valid.model);
         }
-        if let Some(w) = log {
-            w.append(&EvalLog {
-                step,
-                eval: &result,
-            })?;
-        }
-        report.evals.push((step, result));
         Ok(())
     }
 

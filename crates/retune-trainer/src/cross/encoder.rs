@@ -1,0 +1,221 @@
+//! Loading, scoring with and saving a cross-encoder.
+//!
+//! A checkpoint with `classifier.weight` loads as a cross-encoder; any other BERT checkpoint
+//! (e.g. a sentence-transformers bi-encoder) loads as its encoder with a pooler and head
+//! initialized fresh (seeded by Burn's initializer), which is how a re-ranker is started from
+//! a fine-tuned bi-encoder. Scores are the sigmoid of the logit, as sentence-transformers'
+//! `CrossEncoder.predict` returns for one-label models.
+
+use super::model::CrossEncoderModel;
+use crate::bert::{BertConfig, BertInput};
+use crate::error::TrainerError;
+use crate::export::{copy_tokenizer_files, replace_dir, write_json};
+use crate::resolve::{ModelSource, resolve_model};
+use crate::tokenize::{Batch, TextTokenizer, Tokens};
+use crate::weights::{TensorFile, canonical, collect_params, fill_params, write_safetensors};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use safetensors::tensor::TensorView;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// How to load a cross-encoder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossEncoderConfig {
+    /// Folder or Hub id.
+    pub model: String,
+    /// Longest (query, document) sequence in tokens (capped at the model's positions).
+    pub max_length: usize,
+    /// Pairs per forward pass when scoring.
+    pub batch_size: usize,
+}
+
+impl CrossEncoderConfig {
+    /// Defaults: 256 tokens, batch 32.
+    pub fn new(model: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            max_length: 256,
+            batch_size: 32,
+        }
+    }
+}
+
+/// A cross-encoder with its tokenizer.
+#[derive(Debug, Clone)]
+pub struct CrossEncoder<B: Backend> {
+    /// The network.
+    pub model: CrossEncoderModel<B>,
+    /// The BERT configuration.
+    pub bert_config: BertConfig,
+    /// Pair tokenizer (truncates the longer text first).
+    pub tokenizer: TextTokenizer,
+    /// Where it was loaded from.
+    pub source: ModelSource,
+    /// The model argument, as given.
+    pub model_id: String,
+    /// Whether the head came from the checkpoint (false: freshly initialized).
+    pub head_loaded: bool,
+    batch_size: usize,
+    device: B::Device,
+}
+
+impl<B: Backend> CrossEncoder<B> {
+    /// Loads a cross-encoder checkpoint, or a BERT checkpoint with a new head.
+    pub fn load(config: &CrossEncoderConfig, device: &B::Device) -> Result<Self, TrainerError> {
+        let source = resolve_model(&config.model)?;
+        let dir = source.dir().to_owned();
+        let bert_config = BertConfig::from_file(dir.join("config.json"))?;
+        let max_len = config.max_length.min(bert_config.max_position_embeddings);
+        let tokenizer = TextTokenizer::from_file(dir.join("tokenizer.json"), max_len)?;
+        let path = dir.join("model.safetensors");
+        let file = TensorFile::read(&path)?;
+        let st = file.parse(&path)?;
+        let tensors: HashMap<String, TensorView<'_>> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| {
+                let key = if n.starts_with("classifier.") {
+                    n
+                } else {
+                    format!("bert.{}", canonical(&n, "bert."))
+                };
+                (key, v)
+            })
+            .collect();
+        let head_loaded = tensors.contains_key("classifier.weight");
+        let mut model = CrossEncoderModel::init(&bert_config, device);
+        let fresh_ok = |name: &str| {
+            !head_loaded && (name.starts_with("classifier.") || name.starts_with("bert.pooler."))
+        };
+        let (problems, _) = fill_params(&mut model, &tensors, device, &fresh_ok);
+        if !problems.is_empty() {
+            return Err(TrainerError::Weights { path, problems });
+        }
+        Ok(Self {
+            model,
+            bert_config,
+            tokenizer,
+            source,
+            model_id: config.model.clone(),
+            head_loaded,
+            batch_size: config.batch_size.max(1),
+            device: device.clone(),
+        })
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
+    /// Tokenizes (query, document) pairs.
+    pub fn tokenize(&self, pairs: &[(&str, &str)]) -> Result<Vec<Tokens>, TrainerError> {
+        self.tokenizer.encode_pairs(pairs)
+    }
+
+    /// Logits of tokenized pairs through `model` (this encoder's weights or a training copy),
+    /// one batch, with dropout from `dropout_seed` when given.
+    pub fn logits_with<B2: Backend>(
+        &self,
+        model: &CrossEncoderModel<B2>,
+        tokens: &[&Tokens],
+        device: &B2::Device,
+        dropout_seed: Option<u64>,
+    ) -> burn::tensor::Tensor<B2, 1> {
+        let batch = Batch::pad(tokens, self.tokenizer.pad_id());
+        let input: BertInput<B2> = BertInput {
+            dropout_seed,
+            ..batch.to_input(device)
+        };
+        model.forward(&input)
+    }
+
+    /// Raw logits of (query, document) pairs, in input order (batched, sorted by length).
+    pub fn logits(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, TrainerError> {
+        let tokens = self.tokenize(pairs)?;
+        let mut order: Vec<usize> = (0..tokens.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].ids.len()));
+        let mut out = vec![0.0; tokens.len()];
+        for chunk in order.chunks(self.batch_size) {
+            let rows: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
+            let values: Vec<f32> = self
+                .logits_with(&self.model, &rows, &self.device, None)
+                .into_data()
+                .convert::<f32>()
+                .into_vec()
+                .map_err(|e| TrainerError::Tensor(format!("{e:?}")))?;
+            for (&i, v) in chunk.iter().zip(values) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Relevance scores in (0, 1): the sigmoid of each pair's logit.
+    pub fn predict(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, TrainerError> {
+        Ok(self
+            .logits(pairs)?
+            .into_iter()
+            .map(|x| 1.0 / (1.0 + (-x).exp()))
+            .collect())
+    }
+
+    /// Saves in the `BertForSequenceClassification` layout that sentence-transformers'
+    /// `CrossEncoder(dir)` and transformers load: `config.json` (architectures, one label,
+    /// sigmoid activation), `model.safetensors` (`bert.*`, `classifier.*`), tokenizer files and
+    /// a model card; `dir` is replaced atomically.
+    pub fn save(&self, dir: &Path, model_card: &str) -> Result<(), TrainerError> {
+        replace_dir(dir, |tmp| {
+            let mut config = self.bert_config.to_hf_json();
+            if let Some(obj) = config.as_object_mut() {
+                obj.insert(
+                    "architectures".into(),
+                    serde_json::json!(["BertForSequenceClassification"]),
+                );
+                obj.insert("id2label".into(), serde_json::json!({"0": "LABEL_0"}));
+                obj.insert("label2id".into(), serde_json::json!({"LABEL_0": 0}));
+                obj.insert(
+                    "sentence_transformers".into(),
+                    serde_json::json!({"activation_fn": "torch.nn.modules.activation.Sigmoid", "version": "5.0.0"}),
+                );
+            }
+            write_json(&tmp.join("config.json"), &config)?;
+            let mut tensors = BTreeMap::new();
+            collect_params(&self.model, &mut tensors);
+            write_safetensors(&tmp.join("model.safetensors"), &tensors)?;
+            copy_tokenizer_files(self.source.dir(), tmp)?;
+            std::fs::write(tmp.join("README.md"), model_card)
+                .map_err(TrainerError::io(tmp.join("README.md")))
+        })
+    }
+}
+
+impl<A: AutodiffBackend> CrossEncoder<A> {
+    /// The inference copy (no autodiff graph).
+    pub fn valid(&self) -> CrossEncoder<A::InnerBackend> {
+        use burn::module::AutodiffModule;
+        CrossEncoder {
+            model: self.model.valid(),
+            bert_config: self.bert_config.clone(),
+            tokenizer: self.tokenizer.clone(),
+            source: self.source.clone(),
+            model_id: self.model_id.clone(),
+            head_loaded: self.head_loaded,
+            batch_size: self.batch_size,
+            device: self.device.clone(),
+        }
+    }
+}
+
+impl<B: Backend> retune_data::Reranker for CrossEncoder<B> {
+    type Error = TrainerError;
+
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn score(&self, query: &str, documents: &[&str]) -> Result<Vec<f32>, TrainerError> {
+        let pairs: Vec<(&str, &str)> = documents.iter().map(|d| (query, *d)).collect();
+        self.predict(&pairs)
+    }
+}
