@@ -19,7 +19,7 @@ use crate::{BackendChoice, BackendTask};
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
-use retune_data::{EvalItem, ReadMode, load_corpus, read_jsonl};
+use retune_data::{EvalItem, ReadMode, read_jsonl};
 use retune_metrics::Metric;
 use retune_trainer::cross::{CrossEncoder, CrossEncoderConfig};
 use retune_trainer::train::{EvalSet, evaluate_ranked, rank_embeddings};
@@ -39,6 +39,9 @@ pub struct EvaluateArgs {
     /// A model folder or Hub id; repeat for more systems (the first is the baseline).
     #[arg(long = "model", required = true)]
     pub models: Vec<String>,
+    /// Text of category documents: name, description or samples (ids stay the names).
+    #[arg(long, default_value = "name")]
+    pub doc_text: retune_data::DocText,
     /// Display names of the systems, in `--model` order (default: the model arguments).
     #[arg(long = "name")]
     pub names: Vec<String>,
@@ -122,7 +125,7 @@ impl BackendTask for EvaluateArgs {
         let (queries, _) = read_jsonl::<EvalItem>(&self.queries, ReadMode::Strict)?;
         let set = EvalSet {
             queries,
-            corpus: load_corpus(&self.corpus)?,
+            corpus: retune_data::load_corpus_as(&self.corpus, self.doc_text)?,
         };
         let metrics = metrics_for(&self.k);
         let q_texts: Vec<&str> = set.queries.iter().map(|q| q.input.as_str()).collect();

@@ -17,7 +17,7 @@ use crate::{BackendChoice, BackendTask};
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Parser, ValueEnum};
-use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, load_corpus, read_jsonl};
+use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, read_jsonl};
 use retune_trainer::export::save_sentence_transformer;
 use retune_trainer::loss::{LossConfig, TripletDistance};
 use retune_trainer::train::{
@@ -61,6 +61,10 @@ pub struct FinetuneArgs {
     /// Documents to retrieve from (categories.json or JSONL {id?, text}); default: the distinct positives.
     #[arg(long)]
     pub corpus: Option<PathBuf>,
+    /// Text of category documents: the name, `name: description` or `name: samples`
+    /// (ids stay the names, so evaluation is unchanged).
+    #[arg(long, default_value = "name")]
+    pub doc_text: retune_data::DocText,
     /// Evaluation queries (course format), measured before and after, never trained or tuned on.
     #[arg(long)]
     pub eval: Option<PathBuf>,
@@ -110,6 +114,17 @@ pub struct FinetuneArgs {
     /// Texts per forward pass with `--loss cached-mnrl` (memory is bounded by this, not the batch).
     #[arg(long, default_value_t = 16)]
     pub mini_batch: usize,
+    /// Write a checkpoint after every epoch (about 4x the model's size each; the two newest are
+    /// kept); `--checkpoints false` saves the disk and gives up `--resume`.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub checkpoints: bool,
+    /// Folder of the per-epoch checkpoints (default: OUTPUT.checkpoints).
+    #[arg(long)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from the newest checkpoint (same data and settings): the result is the one the
+    /// uninterrupted run would have given.
+    #[arg(long)]
+    pub resume: bool,
     /// Batches summed per optimizer step.
     #[arg(long, default_value_t = 1)]
     pub grad_accumulation: usize,
@@ -209,7 +224,7 @@ impl BackendTask for FinetuneArgs {
             eprintln!("note: {skipped} training records have no positive and were skipped");
         }
         let corpus: Vec<CorpusDoc> = match &self.corpus {
-            Some(c) => load_corpus(c)?,
+            Some(c) => retune_data::load_corpus_as(c, self.doc_text)?,
             None => {
                 let mut seen = std::collections::BTreeSet::new();
                 records
@@ -253,6 +268,12 @@ impl BackendTask for FinetuneArgs {
         )
         .with_context(|| format!("loading {}", self.model))?;
         let mut train = train;
+        // Positives name documents by key; train on the text the corpus gives them.
+        for e in &mut train {
+            if let Some(d) = corpus.iter().find(|d| d.key() == e.positive) {
+                e.positive.clone_from(&d.text);
+            }
+        }
         if self.hard_negatives > 0 && !self.loss().uses_labels() {
             add_hard_negatives(
                 &encoder.valid(),
@@ -276,11 +297,37 @@ impl BackendTask for FinetuneArgs {
         )
         .ok();
         let log_path = self.output.with_extension("train_log.jsonl");
-        if log_path.exists() {
-            std::fs::remove_file(&log_path)?;
+        let checkpoints = self
+            .checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| self.output.with_extension("checkpoints"));
+        if self.resume && !self.checkpoints {
+            bail!("--resume needs checkpoints: drop `--checkpoints false`");
+        }
+        if self.resume {
+            match retune_trainer::train::latest_checkpoint(&checkpoints) {
+                Some(c) => eprintln!("resuming from {}", c.display()),
+                None => eprintln!(
+                    "no checkpoint in {}: starting from the beginning",
+                    checkpoints.display()
+                ),
+            }
+        } else {
+            if log_path.exists() {
+                std::fs::remove_file(&log_path)?;
+            }
+            if checkpoints.exists() {
+                std::fs::remove_dir_all(&checkpoints)?;
+            }
         }
         let mut trainer = Trainer::new(encoder, config.clone());
-        let report = trainer.fit(&train, validation.as_ref(), Some(&log_path))?;
+        let report = trainer.fit_resumable(
+            &train,
+            validation.as_ref(),
+            Some(&log_path),
+            self.checkpoints.then_some(checkpoints.as_path()),
+            self.resume,
+        )?;
         let trained = trainer.inference_encoder();
         eprintln!(
             "trained {} steps in {:.1}s ({:.2} s/step); best validation {} = {:?}",

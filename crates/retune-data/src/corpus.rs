@@ -86,18 +86,69 @@ fn invalid(path: &Path, index: usize, field: &str, problem: String) -> DataError
     }
 }
 
+/// What text a category document carries. Its id is always the category name, so
+/// evaluation matches `expected` names whatever the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DocText {
+    /// The name alone (what the course embedded).
+    #[default]
+    Name,
+    /// `"{name}: {description}"` (the name alone when there is none).
+    Description,
+    /// `"{name}: {sample}, {sample}, ..."` from `sample_transactions`.
+    Samples,
+}
+
+impl std::str::FromStr for DocText {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "name" => Ok(Self::Name),
+            "description" => Ok(Self::Description),
+            "samples" => Ok(Self::Samples),
+            _ => Err(format!(
+                "unknown document text {s:?}: use name, description or samples"
+            )),
+        }
+    }
+}
+
+/// The documents of categories, with the chosen text.
+pub fn category_docs(cats: Vec<Category>, text: DocText) -> Vec<CorpusDoc> {
+    cats.into_iter()
+        .map(|c| {
+            let extra = match text {
+                DocText::Name => None,
+                DocText::Description => c.description.clone(),
+                DocText::Samples => {
+                    (!c.sample_transactions.is_empty()).then(|| c.sample_transactions.join(", "))
+                }
+            };
+            match extra {
+                None => CorpusDoc {
+                    id: None,
+                    text: c.category,
+                },
+                Some(x) => CorpusDoc {
+                    text: format!("{}: {x}", c.category),
+                    id: Some(c.category),
+                },
+            }
+        })
+        .collect()
+}
+
 /// Reads a corpus: a `.json` categories file (documents = category names) or JSONL documents.
 /// Ids must be unique.
 pub fn load_corpus(path: impl AsRef<Path>) -> Result<Vec<CorpusDoc>, DataError> {
+    load_corpus_as(path, DocText::Name)
+}
+
+/// As [`load_corpus`], with category documents carrying `text` (JSONL corpora keep theirs).
+pub fn load_corpus_as(path: impl AsRef<Path>, text: DocText) -> Result<Vec<CorpusDoc>, DataError> {
     let path = path.as_ref();
     let docs: Vec<CorpusDoc> = if path.extension().is_some_and(|e| e == "json") {
-        load_categories(path)?
-            .into_iter()
-            .map(|c| CorpusDoc {
-                id: None,
-                text: c.category,
-            })
-            .collect()
+        category_docs(load_categories(path)?, text)
     } else {
         read_jsonl(path, ReadMode::Strict)?.0
     };
@@ -119,6 +170,31 @@ pub fn load_corpus(path: impl AsRef<Path>) -> Result<Vec<CorpusDoc>, DataError> 
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn category_texts_keep_the_name_as_key() {
+        let cat = |name: &str, desc: Option<&str>, samples: &[&str]| Category {
+            category: name.into(),
+            sample_transactions: samples.iter().map(|s| s.to_string()).collect(),
+            departments: vec![],
+            description: desc.map(Into::into),
+        };
+        let cats = vec![
+            cat("Travel", Some("Trips."), &["Uber", "Delta"]),
+            cat("Meals", None, &[]),
+        ];
+        let by = |t| category_docs(cats.clone(), t);
+        assert_eq!(by(DocText::Name)[0].text, "Travel");
+        assert_eq!(by(DocText::Samples)[0].text, "Travel: Uber, Delta");
+        assert_eq!(by(DocText::Description)[0].text, "Travel: Trips.");
+        for t in [DocText::Name, DocText::Samples, DocText::Description] {
+            let docs = by(t);
+            assert_eq!((docs[0].key(), docs[1].key()), ("Travel", "Meals"));
+            assert_eq!(docs[1].text, "Meals");
+        }
+        assert_eq!("samples".parse::<DocText>(), Ok(DocText::Samples));
+        assert!("names".parse::<DocText>().is_err());
+    }
 
     #[test]
     fn categories_and_jsonl_corpora() {

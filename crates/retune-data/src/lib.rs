@@ -36,7 +36,9 @@ mod split;
 mod transaction;
 
 pub use contract::{Embedder, Reranker};
-pub use corpus::{Category, CorpusDoc, load_categories, load_corpus};
+pub use corpus::{
+    Category, CorpusDoc, DocText, category_docs, load_categories, load_corpus, load_corpus_as,
+};
 pub use error::DataError;
 pub use items::{CohereRerankItem, EvalItem, LabeledPair, NTuple, Pair, TrainRecord, Triplet};
 pub use jsonl::{BadLine, JsonlAppender, JsonlReader, ReadMode, read_jsonl, write_jsonl_atomic};

@@ -152,3 +152,125 @@ fn exported_model_reloads_to_identical_embeddings() {
         serde_json::from_str(&std::fs::read_to_string(out.join("modules.json")).unwrap()).unwrap();
     assert_eq!(modules[2]["type"], "sentence_transformers.models.Normalize");
 }
+
+fn trainer(epochs: usize, accum: usize) -> Trainer<CpuAutodiff> {
+    let enc = SentenceEncoder::<CpuAutodiff>::load(
+        &EncoderConfig::new(tiny_bert_dir().to_str().unwrap()),
+        &cpu_device(),
+    )
+    .unwrap();
+    let mut config = TrainConfig::new(
+        LossConfig::Mnrl {
+            scale: 20.0,
+            symmetric: true,
+        },
+        epochs,
+    );
+    config.batch_size = 4;
+    config.lr = 1e-3;
+    config.grad_accumulation = accum;
+    Trainer::new(enc, config)
+}
+
+fn eval_set() -> retune_trainer::train::EvalSet {
+    retune_trainer::train::EvalSet {
+        queries: examples()[..10]
+            .iter()
+            .map(|e| retune_data::EvalItem {
+                input: e.anchor.clone(),
+                expected: vec![e.positive.clone()],
+            })
+            .collect(),
+        corpus: [
+            "travel",
+            "meals",
+            "software",
+            "office supplies",
+            "cloud hosting",
+        ]
+        .iter()
+        .map(|t| retune_data::CorpusDoc {
+            id: None,
+            text: (*t).into(),
+        })
+        .collect(),
+    }
+}
+
+#[test]
+fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
+    let train_set = examples();
+    let eval = eval_set();
+    let full_dir = tempfile::tempdir().unwrap();
+    let mut full = trainer(3, 2);
+    let full_report = full
+        .fit_resumable(&train_set, Some(&eval), None, Some(full_dir.path()), false)
+        .unwrap();
+    // Only the two newest checkpoints are kept.
+    let mut kept: Vec<String> = std::fs::read_dir(full_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["checkpoint-002", "checkpoint-003"]);
+
+    // A run killed after epoch 2, while writing checkpoint 3: its folder holds checkpoint 2
+    // and a torn `.partial` folder.
+    let resumed_dir = tempfile::tempdir().unwrap();
+    let two = resumed_dir.path().join("checkpoint-002");
+    std::fs::create_dir(&two).unwrap();
+    for f in std::fs::read_dir(full_dir.path().join("checkpoint-002")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), two.join(f.file_name())).unwrap();
+    }
+    let torn = resumed_dir.path().join(".checkpoint-003.999.partial");
+    std::fs::create_dir(&torn).unwrap();
+    std::fs::write(torn.join("model.safetensors"), b"half a file").unwrap();
+    let mut resumed = trainer(3, 2);
+    let report = resumed
+        .fit_resumable(
+            &train_set,
+            Some(&eval),
+            None,
+            Some(resumed_dir.path()),
+            true,
+        )
+        .unwrap();
+    assert_eq!(report.steps, full_report.steps);
+    assert_eq!(report.log.len(), full_report.log.len());
+    assert_eq!(report.evals.len(), full_report.evals.len());
+    assert_eq!(report.best, full_report.best);
+    for (a, b) in report.log.iter().zip(&full_report.log) {
+        assert_eq!((a.step, a.loss, a.lr), (b.step, b.loss, b.lr));
+    }
+    assert_eq!(
+        weights(&resumed),
+        weights(&full),
+        "resumed run ends on the same weights"
+    );
+
+    // Other settings are refused instead of silently mixing runs.
+    let mut other = trainer(4, 2);
+    let err = other
+        .fit_resumable(&train_set, None, None, Some(resumed_dir.path()), true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("other training settings"), "{err}");
+}
+
+#[test]
+fn gradient_accumulation_matches_one_large_batch_in_step_count_and_learns() {
+    // Two batches of 4 accumulated make one optimizer step per 8 examples.
+    let train_set = examples();
+    let mut single = trainer(1, 1);
+    let r1 = single.fit(&train_set, None, None).unwrap();
+    let mut accum = trainer(1, 2);
+    let r2 = accum.fit(&train_set, None, None).unwrap();
+    assert_eq!(r2.steps, r1.steps.div_ceil(2));
+    assert!(
+        r2.log
+            .iter()
+            .all(|s| s.loss.is_finite() && s.grad_norm > 0.0)
+    );
+}

@@ -12,7 +12,7 @@
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Parser, ValueEnum};
-use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, load_corpus, read_jsonl};
+use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, read_jsonl};
 use retune_examples::cache::embed_cached;
 use retune_examples::evaluate::metrics_for;
 use retune_examples::report::{EvalReport, SystemResult};
@@ -52,6 +52,9 @@ struct Args {
     /// Where the re-ranker goes (replaced if it exists).
     #[arg(long)]
     output: PathBuf,
+    /// Text of category documents: name, description or samples (ids stay the names).
+    #[arg(long, default_value = "name")]
+    doc_text: retune_data::DocText,
     /// Bi-encoder that mines negatives and retrieves candidates (default: --model).
     #[arg(long)]
     retriever: Option<String>,
@@ -123,7 +126,7 @@ impl BackendTask for Args {
                 self.train.display()
             );
         }
-        let corpus: Vec<CorpusDoc> = load_corpus(&self.corpus)?;
+        let corpus: Vec<CorpusDoc> = retune_data::load_corpus_as(&self.corpus, self.doc_text)?;
         let index_of = |p: &str| {
             corpus
                 .iter()
@@ -165,9 +168,10 @@ impl BackendTask for Args {
         let groups: Vec<RerankGroup> = pairs[holdout..]
             .iter()
             .zip(&mined)
-            .map(|((a, p), m)| RerankGroup {
+            .zip(&positives[holdout..])
+            .map(|(((a, _), m), pos)| RerankGroup {
                 query: a.clone(),
-                positive: p.clone(),
+                positive: corpus[pos[0]].text.clone(),
                 negatives: m
                     .negatives
                     .iter()
@@ -180,10 +184,11 @@ impl BackendTask for Args {
         let validation: Vec<RerankQuery> = pairs[..holdout]
             .iter()
             .zip(&val_ranked)
-            .map(|((a, p), r)| RerankQuery {
+            .zip(&positives[..holdout])
+            .map(|(((a, _), r), pos)| RerankQuery {
                 query: a.clone(),
                 candidates: r.iter().map(|&i| corpus[i].text.clone()).collect(),
-                relevant: vec![p.clone()],
+                relevant: vec![corpus[pos[0]].text.clone()],
             })
             .collect();
         eprintln!(

@@ -188,6 +188,8 @@ impl BackendTask for Args {
             os(self.epochs.to_string()),
             os("--seed"),
             os(self.seed.to_string()),
+            os("--checkpoints"),
+            os("false"),
         ]);
         eprintln!(
             "[4/5] fine-tuning {} for {} epochs",

@@ -60,21 +60,16 @@ mod tests {
 
     #[test]
     fn bce_matches_hand_computed_values() {
-        // -[ln s(2)] , -[ln(1 - s(-1))], -[ln(1 - s(30))] with s the logistic function.
-        let x = [2.0f64, -1.0, 30.0];
-        let y = [1.0f64, 0.0, 0.0];
-        let want: f64 = x
-            .iter()
-            .zip(y)
-            .map(|(&x, y)| {
-                let s = 1.0 / (1.0 + (-x).exp());
-                -(y * s.ln() + (1.0 - y) * (1.0 - s).max(f64::MIN_POSITIVE).ln())
-            })
-            .sum::<f64>()
-            / 3.0;
-        // ln(1 - s(30)) underflows in f64 the naive way only past ~36; at 30 it is -30.0000000001.
+        // -ln s(2) = ln(1 + e^-2); -ln(1 - s(-1)) = ln(1 + e^-1); -ln(1 - s(30)) = 30 + ln(1 + e^-30)
+        // (the last in closed form: 1 - s(30) computed directly loses digits in f64).
+        let want =
+            ((-2.0f64).exp().ln_1p() + (-1.0f64).exp().ln_1p() + 30.0 + (-30.0f64).exp().ln_1p())
+                / 3.0;
         let got = scalar(bce_with_logits(t(&[2.0, -1.0, 30.0]), t(&[1.0, 0.0, 0.0])));
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        // A positive label: -ln s(0.5) = ln(1 + e^-0.5).
+        let pos = scalar(bce_with_logits(t(&[0.5]), t(&[1.0])));
+        assert!((pos - (-0.5f64).exp().ln_1p()).abs() < 1e-6, "{pos}");
     }
 
     #[test]

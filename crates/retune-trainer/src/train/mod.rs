@@ -1,6 +1,7 @@
 //! Fine-tuning a [`SentenceEncoder`](crate::SentenceEncoder): training examples, seeded batch
 //! samplers, AdamW with Hugging Face's defaults and schedule, retrieval evaluation, the loop.
 
+mod checkpoint;
 mod config;
 mod evaluator;
 mod example;
@@ -8,6 +9,7 @@ mod optim;
 mod sampler;
 mod trainer;
 
+pub use checkpoint::{CheckpointState, latest_checkpoint};
 pub use config::{SamplerKind, TrainConfig};
 pub use evaluator::{
     EvalSet, evaluate_embeddings, evaluate_ranked, evaluate_retrieval, rank_embeddings,

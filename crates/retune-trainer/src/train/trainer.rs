@@ -2,6 +2,9 @@
 //! configured loss, gradient accumulation, global-norm clipping, AdamW on the linear schedule,
 //! evaluation on a validation set, the best model kept by a chosen metric, a JSONL log.
 
+use super::checkpoint::{
+    CheckpointState, latest_checkpoint, load_state, load_weights, save_checkpoint,
+};
 use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
@@ -18,13 +21,13 @@ use burn::tensor::{ElementConversion, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use retune_data::JsonlAppender;
 use retune_metrics::Metric;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
 /// One logged optimizer step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepLog {
     /// Optimizer step (1-based).
     pub step: usize,
@@ -343,6 +346,53 @@ impl<A: AutodiffBackend> Trainer<A> {
         eval: Option<&EvalSet>,
         log: Option<&Path>,
     ) -> Result<TrainReport, TrainerError> {
+        self.fit_resumable(train, eval, log, None, false)
+    }
+
+    /// Resumes from the newest checkpoint in `dir`: weights, optimizer moments, step counter,
+    /// best weights and the report so far; returns the epochs already done (0 without one).
+    fn resume_from(&mut self, dir: &Path, report: &mut TrainReport) -> Result<usize, TrainerError> {
+        let Some(ckpt) = latest_checkpoint(dir) else {
+            return Ok(0);
+        };
+        let device = self.encoder.device().clone();
+        let inner_device = self.encoder.valid().device().clone();
+        let state: CheckpointState = load_state(&ckpt, &mut self.optimizer, &inner_device)?;
+        if state.config != self.config {
+            return Err(TrainerError::config(
+                ckpt.join("state.json"),
+                "config",
+                "the checkpoint was written with other training settings; resume with the same ones",
+            ));
+        }
+        load_weights(
+            &mut self.encoder.model,
+            &ckpt.join("model.safetensors"),
+            &device,
+        )?;
+        let best = ckpt.join("best.safetensors");
+        self.best = if best.is_file() {
+            let mut m = self.encoder.model.valid();
+            load_weights(&mut m, &best, &inner_device)?;
+            Some(m)
+        } else {
+            None
+        };
+        *report = state.report();
+        Ok(state.epochs_done)
+    }
+
+    /// As [`fit`](Self::fit), writing a checkpoint into `checkpoints` after every epoch; with
+    /// `resume`, continues from the newest checkpoint there, taking exactly the steps the
+    /// uninterrupted run would have taken.
+    pub fn fit_resumable(
+        &mut self,
+        train: &[TrainExample],
+        eval: Option<&EvalSet>,
+        log: Option<&Path>,
+        checkpoints: Option<&Path>,
+        resume: bool,
+    ) -> Result<TrainReport, TrainerError> {
         if matches!(self.config.loss, LossConfig::Triplet { .. })
             && let Some(e) = train.iter().find(|e| e.negatives.is_empty())
         {
@@ -370,10 +420,18 @@ impl<A: AutodiffBackend> Trainer<A> {
                 .progress_chars("=> "),
         );
         let mut report = TrainReport::default();
-        if let Some(eval) = eval {
+        let done = match checkpoints {
+            Some(dir) if resume => self.resume_from(dir, &mut report)?,
+            _ => 0,
+        };
+        let seconds_before = report.seconds;
+        bar.set_position(report.steps as u64);
+        if let Some(eval) = eval
+            && done == 0
+        {
             self.evaluate(eval, 0, &mut report, &mut log)?;
         }
-        for (epoch, batches) in epochs.iter().enumerate() {
+        for (epoch, batches) in epochs.iter().enumerate().skip(done) {
             for group in batches.chunks(accum) {
                 let mut grads: NamedGrads<A::InnerBackend> = BTreeMap::new();
                 let mut loss_sum = 0.0;
@@ -397,7 +455,7 @@ impl<A: AutodiffBackend> Trainer<A> {
                     loss: loss_sum,
                     lr,
                     grad_norm,
-                    seconds: started.elapsed().as_secs_f64(),
+                    seconds: seconds_before + started.elapsed().as_secs_f64(),
                 };
                 bar.set_message(format!("loss {loss_sum:.4} lr {lr:.2e}"));
                 bar.inc(1);
@@ -417,9 +475,28 @@ impl<A: AutodiffBackend> Trainer<A> {
             {
                 self.evaluate(eval, report.steps, &mut report, &mut log)?;
             }
+            if let Some(dir) = checkpoints {
+                let state = CheckpointState {
+                    epochs_done: epoch + 1,
+                    steps: report.steps,
+                    optimizer_step: self.optimizer.step,
+                    log: report.log.clone(),
+                    evals: report.evals.clone(),
+                    best: report.best,
+                    seconds: seconds_before + started.elapsed().as_secs_f64(),
+                    config: self.config.clone(),
+                };
+                save_checkpoint(
+                    dir,
+                    &self.encoder.model.valid(),
+                    &self.optimizer,
+                    self.best.as_ref(),
+                    &state,
+                )?;
+            }
         }
         bar.finish_and_clear();
-        report.seconds = started.elapsed().as_secs_f64();
+        report.seconds = seconds_before + started.elapsed().as_secs_f64();
         Ok(report)
     }
 }

@@ -1,0 +1,190 @@
+//! Training checkpoints for an exact resume.
+//!
+//! After each epoch the trainer writes `checkpoint-NNN/` (NNN = epochs done) under the
+//! checkpoint folder: `model.safetensors` (current weights), `optimizer.safetensors` (AdamW's
+//! `m.*` / `v.*` moments), `best.safetensors` (the best validated weights, when any) and
+//! `state.json` (steps, optimizer step, the report so far, the config). Each is built in a
+//! `.partial` folder and renamed into place, so a kill during the write leaves the previous
+//! checkpoint intact and only a `.partial` folder, which resuming ignores; the two newest are
+//! kept. Batches depend only on (seed, epoch) and dropout masks on (seed, step), so a run
+//! resumed from epoch N continues with exactly the steps the uninterrupted run took.
+
+use super::config::TrainConfig;
+use super::optim::AdamW;
+use super::trainer::{StepLog, TrainReport};
+use crate::bert::BertModel;
+use crate::error::TrainerError;
+use crate::export::replace_dir;
+use crate::weights::{
+    ParamTable, TensorFile, collect_params, fill_params, to_f32, write_safetensors,
+};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use safetensors::tensor::TensorView;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// What `state.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// AdamW's step counter (bias correction).
+    pub optimizer_step: usize,
+    /// Every step logged so far.
+    pub log: Vec<StepLog>,
+    /// Validation results so far.
+    pub evals: Vec<(usize, BTreeMap<String, f64>)>,
+    /// Best validation (step, value).
+    pub best: Option<(usize, f64)>,
+    /// Training seconds before the checkpoint.
+    pub seconds: f64,
+    /// The run's settings (a resume must use the same).
+    pub config: TrainConfig,
+}
+
+/// The newest complete checkpoint under `dir` (one with `state.json`), if any.
+pub fn latest_checkpoint(dir: &Path) -> Option<PathBuf> {
+    let mut found: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n: usize = name.strip_prefix("checkpoint-")?.parse().ok()?;
+            e.path().join("state.json").is_file().then(|| (n, e.path()))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p)
+}
+
+fn named_values<B: Backend>(
+    prefix: &str,
+    map: &BTreeMap<String, Tensor<B, 1>>,
+    out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+) {
+    for (name, t) in map {
+        let v: Vec<f32> = t
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .into_vec()
+            .expect("f32 data");
+        out.insert(format!("{prefix}{name}"), (vec![v.len()], v));
+    }
+}
+
+/// Writes `checkpoint-{epochs_done}` under `dir` and prunes all but the two newest.
+pub(crate) fn save_checkpoint<B: Backend>(
+    dir: &Path,
+    model: &BertModel<B>,
+    optimizer: &AdamW<B>,
+    best: Option<&BertModel<B>>,
+    state: &CheckpointState,
+) -> Result<PathBuf, TrainerError> {
+    std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
+    let target = dir.join(format!("checkpoint-{:03}", state.epochs_done));
+    replace_dir(&target, |tmp| {
+        let mut w = BTreeMap::new();
+        collect_params(model, &mut w);
+        write_safetensors(&tmp.join("model.safetensors"), &w)?;
+        if let Some(b) = best {
+            let mut w = BTreeMap::new();
+            collect_params(b, &mut w);
+            write_safetensors(&tmp.join("best.safetensors"), &w)?;
+        }
+        let mut o = BTreeMap::new();
+        named_values("m.", &optimizer.m, &mut o);
+        named_values("v.", &optimizer.v, &mut o);
+        write_safetensors(&tmp.join("optimizer.safetensors"), &o)?;
+        let p = tmp.join("state.json");
+        let text = serde_json::to_string_pretty(state).expect("state serializes");
+        std::fs::write(&p, text).map_err(TrainerError::io(&p))
+    })?;
+    let mut all: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(TrainerError::io(dir))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("checkpoint-"))
+        })
+        .collect();
+    all.sort();
+    for old in all.iter().rev().skip(2) {
+        std::fs::remove_dir_all(old).map_err(TrainerError::io(old))?;
+    }
+    Ok(target)
+}
+
+/// Loads weights into `model` (any [`ParamTable`]) from a safetensors file written by
+/// [`save_checkpoint`]; every parameter must be there.
+pub(crate) fn load_weights<B: Backend>(
+    model: &mut impl ParamTable<B>,
+    path: &Path,
+    device: &B::Device,
+) -> Result<(), TrainerError> {
+    let file = TensorFile::read(path)?;
+    let st = file.parse(path)?;
+    let tensors: HashMap<String, TensorView<'_>> = st.tensors().into_iter().collect();
+    let (problems, _) = fill_params(model, &tensors, device, &|_| false);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(TrainerError::Weights {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+}
+
+/// Reads `state.json` and AdamW's moments of a checkpoint.
+pub(crate) fn load_state<B: Backend>(
+    checkpoint: &Path,
+    optimizer: &mut AdamW<B>,
+    device: &B::Device,
+) -> Result<CheckpointState, TrainerError> {
+    let p = checkpoint.join("state.json");
+    let text = std::fs::read_to_string(&p).map_err(TrainerError::io(&p))?;
+    let state: CheckpointState =
+        serde_json::from_str(&text).map_err(|source| TrainerError::Json {
+            path: p.clone(),
+            source,
+        })?;
+    let p = checkpoint.join("optimizer.safetensors");
+    let file = TensorFile::read(&p)?;
+    let st = file.parse(&p)?;
+    optimizer.m.clear();
+    optimizer.v.clear();
+    for (name, view) in st.tensors() {
+        let values = to_f32(&view).ok_or_else(|| TrainerError::Weights {
+            path: p.clone(),
+            problems: vec![format!("{name}: not a float tensor")],
+        })?;
+        let n = values.len();
+        let t = Tensor::<B, 1>::from_data(TensorData::new(values, [n]), device);
+        if let Some(k) = name.strip_prefix("m.") {
+            optimizer.m.insert(k.to_owned(), t);
+        } else if let Some(k) = name.strip_prefix("v.") {
+            optimizer.v.insert(k.to_owned(), t);
+        }
+    }
+    optimizer.step = state.optimizer_step;
+    Ok(state)
+}
+
+impl CheckpointState {
+    /// The report the run had when the checkpoint was written.
+    pub fn report(&self) -> TrainReport {
+        TrainReport {
+            steps: self.steps,
+            log: self.log.clone(),
+            evals: self.evals.clone(),
+            best: self.best,
+            seconds: self.seconds,
+        }
+    }
+}
