@@ -376,6 +376,21 @@ impl BackendTask for FinetuneArgs {
     }
 }
 
+/// The mining of `--hard-negatives N --mine-skip S`: the N most similar non-positive
+/// documents, after skipping the S most similar (likely false negatives).
+pub fn hard_negative_mining(n: usize, skip: usize) -> retune_mining::MiningConfig {
+    use retune_mining::{MiningConfig, Strategy};
+    let strategy = if skip > 0 {
+        Strategy::Range {
+            min: skip,
+            max: skip + n,
+        }
+    } else {
+        Strategy::Hard
+    };
+    MiningConfig::new(strategy, n)
+}
+
 /// Replaces each example's negatives with the base model's most similar non-positive documents.
 pub fn add_hard_negatives<B: Backend>(
     encoder: &SentenceEncoder<B>,
@@ -384,7 +399,7 @@ pub fn add_hard_negatives<B: Backend>(
     n: usize,
     skip: usize,
 ) -> anyhow::Result<()> {
-    use retune_mining::{MiningConfig, Strategy, mine_negatives};
+    use retune_mining::mine_negatives;
     let texts: Vec<&str> = corpus.iter().map(|d| d.text.as_str()).collect();
     let positives: Vec<Vec<usize>> = train
         .iter()
@@ -404,17 +419,7 @@ pub fn add_hard_negatives<B: Backend>(
     let anchors: Vec<&str> = train.iter().map(|e| e.anchor.as_str()).collect();
     let q = encoder.encode(&anchors)?;
     let d = encoder.encode(&texts)?;
-    let config = MiningConfig::new(
-        if skip > 0 {
-            Strategy::Range {
-                min: skip,
-                max: skip + n,
-            }
-        } else {
-            Strategy::Hard
-        },
-        n,
-    );
+    let config = hard_negative_mining(n, skip);
     let mined = mine_negatives(&q, &d, &texts, &positives, &config);
     let short: usize = mined.iter().map(|m| m.shortfall).sum();
     for (e, m) in train.iter_mut().zip(mined) {

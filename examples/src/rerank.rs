@@ -2,6 +2,7 @@
 //! by `evaluate --reranker` and `finetune-reranker --eval`.
 
 use retune_data::{CorpusDoc, Reranker};
+use retune_trainer::cross::order_by_score;
 use std::time::Instant;
 
 /// Rankings after re-ranking, and how long each query's scoring took.
@@ -45,9 +46,7 @@ pub fn rerank<R: Reranker>(
         let start = Instant::now();
         let scores = reranker.score(q, &docs)?;
         seconds.push(start.elapsed().as_secs_f64());
-        let mut order: Vec<usize> = (0..cands.len()).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-        ranked.push(order.iter().map(|&i| cands[i]).collect());
+        ranked.push(order_by_score(&scores).iter().map(|&i| cands[i]).collect());
     }
     Ok(Reranked { ranked, seconds })
 }

@@ -15,10 +15,11 @@ use clap::{Parser, ValueEnum};
 use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, read_jsonl};
 use retune_examples::cache::embed_cached;
 use retune_examples::evaluate::metrics_for;
+use retune_examples::finetune::hard_negative_mining;
 use retune_examples::report::{EvalReport, SystemResult};
 use retune_examples::rerank::rerank;
 use retune_examples::{BackendChoice, BackendTask, dispatch};
-use retune_mining::{MiningConfig, Strategy, mine_negatives};
+use retune_mining::mine_negatives;
 use retune_trainer::cross::{
     CrossEncoder, CrossEncoderConfig, CrossLoss, CrossTrainConfig, CrossTrainer, RerankGroup,
     RerankQuery,
@@ -150,20 +151,12 @@ impl BackendTask for Args {
             .map(|(_, p)| index_of(p).map(|i| vec![i]))
             .collect::<anyhow::Result<_>>()?;
 
-        let strategy = if self.mine_skip > 0 {
-            Strategy::Range {
-                min: self.mine_skip,
-                max: self.mine_skip + self.negatives,
-            }
-        } else {
-            Strategy::Hard
-        };
         let mined = mine_negatives(
             &q[holdout..],
             &d,
             &doc_texts,
             &positives[holdout..],
-            &MiningConfig::new(strategy, self.negatives),
+            &hard_negative_mining(self.negatives, self.mine_skip),
         );
         let groups: Vec<RerankGroup> = pairs[holdout..]
             .iter()

@@ -16,4 +16,6 @@ mod train;
 pub use encoder::{CrossEncoder, CrossEncoderConfig};
 pub use loss::{CrossLoss, bce_with_logits, listwise_softmax};
 pub use model::CrossEncoderModel;
-pub use train::{CrossTrainConfig, CrossTrainer, RerankGroup, RerankQuery, rerank_metrics};
+pub use train::{
+    CrossTrainConfig, CrossTrainer, RerankGroup, RerankQuery, order_by_score, rerank_metrics,
+};

@@ -97,6 +97,14 @@ pub struct CrossTrainer<A: AutodiffBackend> {
     best: Option<CrossEncoderModel<A::InnerBackend>>,
 }
 
+/// Indices of `scores` from the highest score down; ties keep the input order (the
+/// retriever's ranking), so re-ranking never reorders candidates it cannot tell apart.
+pub fn order_by_score(scores: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order
+}
+
 /// Metrics of re-ranking: the candidates sorted by score, measured against the relevant set.
 pub fn rerank_metrics() -> Vec<Metric> {
     vec![
@@ -169,9 +177,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         for q in queries {
             let docs: Vec<&str> = q.candidates.iter().map(String::as_str).collect();
             let scores = retune_data::Reranker::score(encoder, &q.query, &docs)?;
-            let mut order: Vec<usize> = (0..docs.len()).collect();
-            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-            let ranked: Vec<&str> = order.iter().map(|&i| docs[i]).collect();
+            let ranked: Vec<&str> = order_by_score(&scores).iter().map(|&i| docs[i]).collect();
             let rel = Relevance::binary(q.relevant.iter().cloned());
             for (s, v) in sums
                 .iter_mut()
@@ -279,10 +285,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                     grad_norm,
                     seconds: started.elapsed().as_secs_f64(),
                 };
-                if let Some(w) = &mut log {
-                    w.append(&entry)?;
-                }
-                report.log.push(entry);
+                report.record_step(entry, &mut log)?;
             }
             if let Some(v) = validation {
                 self.evaluate(v, report.steps, &mut report, &mut log)?;

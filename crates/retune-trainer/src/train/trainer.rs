@@ -76,6 +76,19 @@ struct EvalLog<'a> {
 }
 
 impl TrainReport {
+    /// Records an optimizer step, appending it to `log` when given.
+    pub fn record_step(
+        &mut self,
+        entry: StepLog,
+        log: &mut Option<JsonlAppender>,
+    ) -> Result<(), TrainerError> {
+        if let Some(w) = log {
+            w.append(&entry)?;
+        }
+        self.log.push(entry);
+        Ok(())
+    }
+
     /// Records a validation result at `step` whose deciding value is `value` (appending it to
     /// `log`); returns whether it is the best so far (strictly better than every earlier one).
     pub fn record_eval(
@@ -459,10 +472,7 @@ impl<A: AutodiffBackend> Trainer<A> {
                 };
                 bar.set_message(format!("loss {loss_sum:.4} lr {lr:.2e}"));
                 bar.inc(1);
-                if let Some(w) = &mut log {
-                    w.append(&entry)?;
-                }
-                report.log.push(entry);
+                report.record_step(entry, &mut log)?;
                 if let Some(eval) = eval
                     && self.config.eval_every > 0
                     && report.steps % self.config.eval_every == 0
