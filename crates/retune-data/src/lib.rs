@@ -30,6 +30,7 @@ mod corpus;
 mod error;
 mod items;
 mod jsonl;
+mod llm;
 mod parquet_io;
 mod pyfloat;
 mod split;
@@ -42,6 +43,7 @@ pub use corpus::{
 pub use error::DataError;
 pub use items::{CohereRerankItem, EvalItem, LabeledPair, NTuple, Pair, TrainRecord, Triplet};
 pub use jsonl::{BadLine, JsonlAppender, JsonlReader, ReadMode, read_jsonl, write_jsonl_atomic};
+pub use llm::{ChatMessage, ChatReply, ChatRequest, Llm, Role};
 pub use parquet_io::{
     EmbeddingParquetWriter, EmbeddingRow, read_embeddings_parquet, read_records_parquet,
     write_embeddings_parquet, write_records_parquet,
