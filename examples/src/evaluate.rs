@@ -45,9 +45,14 @@ pub struct EvaluateArgs {
     /// Display names of the systems, in `--model` order (default: the model arguments).
     #[arg(long = "name")]
     pub names: Vec<String>,
-    /// A cross-encoder (folder or Hub id) that re-ranks each model's top `--top`.
+    /// A re-ranker for each model's top `--top`: a local cross-encoder (folder or Hub id), or
+    /// `cohere:MODEL` (Cohere's rerank v2 with `CO_API_KEY`, e.g. `cohere:rerank-english-v3.0`
+    /// or a fine-tune's `cohere:<id>-ft`).
     #[arg(long)]
     pub reranker: Option<String>,
+    /// Cohere's API for `--reranker cohere:...` (a mock or proxy in tests).
+    #[arg(long, default_value = retune_providers::cohere::COHERE_BASE_URL)]
+    pub cohere_base_url: String,
     /// Cut-offs of the metrics.
     #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
     pub k: Vec<usize>,
@@ -76,6 +81,12 @@ pub struct EvaluateArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
+}
+
+/// The re-rankers `--reranker` can name.
+enum AnyReranker<B: Backend> {
+    Local(Box<CrossEncoder<B>>),
+    Cohere(retune_providers::cohere::CohereReranker),
 }
 
 /// The metrics reported for cut-offs `ks`: recall, MRR, NDCG and MAP at each.
@@ -131,10 +142,20 @@ impl BackendTask for EvaluateArgs {
         let q_texts: Vec<&str> = set.queries.iter().map(|q| q.input.as_str()).collect();
         let d_texts: Vec<&str> = set.corpus.iter().map(|d| d.text.as_str()).collect();
         let reranker = match &self.reranker {
-            Some(r) => Some(
-                CrossEncoder::<B>::load(&CrossEncoderConfig::new(r), &device)
-                    .with_context(|| format!("loading the re-ranker {r}"))?,
-            ),
+            Some(r) => Some(match r.strip_prefix("cohere:") {
+                Some(model) => {
+                    let key = retune_providers::ApiKey::from_flag_or_env(None, "CO_API_KEY")?;
+                    let http = retune_providers::HttpConfig::new(&self.cohere_base_url, Some(key));
+                    AnyReranker::Cohere(retune_providers::cohere::CohereReranker::new(
+                        retune_providers::cohere::CohereClient::new(http)?,
+                        model,
+                    ))
+                }
+                None => AnyReranker::Local(Box::new(
+                    CrossEncoder::<B>::load(&CrossEncoderConfig::new(r), &device)
+                        .with_context(|| format!("loading the re-ranker {r}"))?,
+                )),
+            }),
             None => None,
         };
         let mut systems = Vec::new();
@@ -151,7 +172,10 @@ impl BackendTask for EvaluateArgs {
                 evaluation: evaluate_ranked(&set, &ranked, &metrics),
             });
             if let (Some(r), Some(r_name)) = (&reranker, &self.reranker) {
-                let rr = rerank(r, &q_texts, &set.corpus, &ranked)?;
+                let rr = match r {
+                    AnyReranker::Local(r) => rerank(r.as_ref(), &q_texts, &set.corpus, &ranked)?,
+                    AnyReranker::Cohere(r) => rerank(r, &q_texts, &set.corpus, &ranked)?,
+                };
                 let (mean, p50, p95) = rr.latency_ms();
                 eprintln!(
                     "re-ranking {} candidates per query with {r_name}: {mean:.1} ms mean, {p50:.1} ms median, {p95:.1} ms p95",

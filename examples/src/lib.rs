@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod finetune;
 pub mod report;
 pub mod rerank;
+pub mod review_server;
 pub mod runs;
 
 use anyhow::bail;

@@ -78,6 +78,20 @@ pub enum DataError {
         #[source]
         source: arrow_schema::ArrowError,
     },
+    /// A review action named an item the queue does not have.
+    #[error("no item {item} in the review queue")]
+    NoSuchItem {
+        /// The item index asked for.
+        item: usize,
+    },
+    /// A reviewer's edit breaks a rule; nothing was recorded.
+    #[error("invalid edit of item {item}: {}", problems.iter().map(|(f, p)| format!("{f}: {p}")).collect::<Vec<_>>().join("; "))]
+    InvalidEdit {
+        /// The item.
+        item: usize,
+        /// Each (field, problem).
+        problems: Vec<(String, String)>,
+    },
 }
 
 impl DataError {

@@ -28,11 +28,13 @@ mod atomic;
 mod contract;
 mod corpus;
 mod error;
+pub mod generate;
 mod items;
 mod jsonl;
 mod llm;
 mod parquet_io;
 mod pyfloat;
+pub mod review;
 mod split;
 mod transaction;
 

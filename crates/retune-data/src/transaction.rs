@@ -4,7 +4,7 @@ use crate::pyfloat::python_float_repr;
 use serde::{Deserialize, Serialize};
 
 /// One card transaction with the expense category a reviewer approved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transaction {
     /// Merchant as printed on the statement.

@@ -22,6 +22,7 @@ pub mod mock;
 pub mod openai;
 mod retry;
 mod secret;
+mod vectors;
 
 pub use error::ProviderError;
 pub use http::HttpConfig;

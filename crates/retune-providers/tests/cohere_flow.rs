@@ -3,10 +3,10 @@
 //! retries run out, a malformed body, a hung server, a wrong key, and rerank behind the
 //! `Reranker` contract.
 
-use retune_data::{CohereRerankItem, Reranker, write_jsonl_atomic};
+use retune_data::{CohereRerankItem, Embedder, Reranker, write_jsonl_atomic};
 use retune_providers::cohere::{
-    CohereClient, CohereReranker, FinetuneStatus, FinetunedModel, InputType, PollConfig,
-    ValidationStatus,
+    CohereClient, CohereEmbedder, CohereReranker, FinetuneStatus, FinetunedModel, InputType,
+    PollConfig, ValidationStatus,
 };
 use retune_providers::mock::{CohereScenario, Fault, FaultReply, MockCohere};
 use retune_providers::{ApiKey, HttpConfig, ProviderError, RetryPolicy};
@@ -131,6 +131,25 @@ fn the_whole_flow_upload_validate_finetune_wait_and_rerank() {
         .embed("embed-english-v3.0", &["a b", "c"], InputType::SearchQuery)
         .unwrap();
     assert_eq!(e.len(), 2);
+    // the Embedder contract: batches of 96, unit norm, input order
+    let emb = CohereEmbedder::new(
+        c.clone(),
+        "embed-english-v3.0",
+        InputType::SearchDocument,
+        16,
+    );
+    let texts: Vec<String> = (0..200)
+        .map(|i| format!("doc number {i} about travel"))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vs = emb.embed(&refs).unwrap();
+    assert_eq!(vs.len(), 200);
+    assert!(
+        vs.iter()
+            .all(|v| (v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4)
+    );
+    assert_eq!(emb.embed(&refs[150..151]).unwrap()[0], vs[150]);
+    assert_eq!(mock.count("POST", "/v2/embed"), 1 + 3 + 1);
     c.delete_dataset(&id).unwrap();
 }
 

@@ -7,12 +7,14 @@
 
 mod client;
 mod dataset;
+mod embedder;
 mod reranker;
 mod types;
 mod validate;
 
 pub use client::{COHERE_BASE_URL, CohereClient, InputType, PollConfig};
 pub use dataset::{NegativeSource, build_rerank_items};
+pub use embedder::CohereEmbedder;
 pub use reranker::CohereReranker;
 pub use types::{
     BaseModel, BaseType, Dataset, Event, FinetuneStatus, FinetunedModel, Hyperparameters,

@@ -3,6 +3,7 @@
 
 use crate::error::ProviderError;
 use crate::http::{Body, Http, HttpConfig};
+use crate::vectors::unit_vector;
 use retune_data::Embedder;
 use serde::Deserialize;
 
@@ -84,21 +85,7 @@ impl Embedder for OpenAiEmbedder {
                         problem: format!("index {} for {} inputs", item.index, chunk.len()),
                     });
                 }
-                if item.embedding.len() != self.dimension {
-                    return Err(ProviderError::Inconsistent {
-                        url: self.url(),
-                        problem: format!(
-                            "embedding of length {}, expected {}",
-                            item.embedding.len(),
-                            self.dimension
-                        ),
-                    });
-                }
-                let mut v = item.embedding;
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                if norm > 0.0 {
-                    v.iter_mut().for_each(|x| *x /= norm);
-                }
+                let v = unit_vector(&self.url(), item.embedding, self.dimension)?;
                 rows[item.index] = Some(v);
             }
             for (i, row) in rows.into_iter().enumerate() {

@@ -1,0 +1,167 @@
+//! What the LLM must answer: a [`Transaction`] as strict JSON. The schema is derived from the
+//! Rust type (schemars) and tightened for OpenAI's `strict: true` (every property required,
+//! no others allowed, the trip nullable); an answer is parsed strictly (no coercion of `"25"`
+//! to a number, no unknown fields) and then checked against the request.
+
+use crate::transaction::Transaction;
+use serde_json::Value;
+
+/// The JSON schema sent as `response_format`, named `Transaction`.
+pub fn transaction_schema() -> Value {
+    let schema = schemars::schema_for!(Transaction);
+    let mut v = serde_json::to_value(schema).expect("schema serializes");
+    strictify(&mut v);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("$schema");
+        o.remove("title");
+    }
+    v
+}
+
+/// Makes every object schema strict: all properties required, `additionalProperties: false`.
+fn strictify(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::Object(props)) = o.get("properties") {
+                let names: Vec<Value> = props.keys().cloned().map(Value::String).collect();
+                o.insert("required".into(), Value::Array(names));
+                o.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            o.values_mut().for_each(strictify);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strictify),
+        _ => {}
+    }
+}
+
+/// Parses an answer strictly; the error text says which field and why, the way the re-ask
+/// message shows it to the model.
+pub fn parse_transaction(content: &str) -> Result<Transaction, String> {
+    let de = &mut serde_json::Deserializer::from_str(content.trim());
+    serde_path_to_error::deserialize::<_, Transaction>(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "(answer)".to_string()
+        } else {
+            path
+        };
+        format!(
+            "1 validation error for Transaction\n{field}\n  {}",
+            e.inner()
+        )
+    })
+}
+
+/// Checks a parsed answer against what was asked; each problem is one line.
+pub fn check_transaction(t: &Transaction, requested_category: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if t.expense_category != requested_category {
+        errors.push(format!(
+            "expense_category\n  must be exactly {requested_category:?}, got {:?}",
+            t.expense_category
+        ));
+    }
+    if !(t.amount.is_finite() && t.amount > 0.0) {
+        errors.push(format!(
+            "amount\n  must be greater than 0, got {}",
+            t.amount
+        ));
+    }
+    for (name, value) in [
+        ("merchant_name", &t.merchant_name),
+        ("department", &t.department),
+        ("location", &t.location),
+        ("spend_program_name", &t.spend_program_name),
+    ] {
+        if value.trim().is_empty() {
+            errors.push(format!("{name}\n  must not be empty"));
+        }
+    }
+    let n = t.merchant_category.len();
+    if !(1..=3).contains(&n) {
+        errors.push(format!(
+            "merchant_category\n  must list 1 to 3 categories, got {n}"
+        ));
+    }
+    if t.merchant_category.iter().any(|c| c.trim().is_empty()) {
+        errors.push("merchant_category\n  entries must not be empty".into());
+    }
+    errors
+}
+
+/// The key near-duplicates share: the merchant name lower-cased with everything but letters
+/// and digits dropped, and the category.
+pub fn dedup_key(t: &Transaction) -> String {
+    let merchant: String = t
+        .merchant_name
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    format!("{merchant}\u{1f}{}", t.expense_category)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_is_strict_and_complete() {
+        let s = transaction_schema();
+        assert_eq!(s["type"], "object");
+        assert_eq!(s["additionalProperties"], false);
+        let req: Vec<&str> = s["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for f in [
+            "merchant_name",
+            "merchant_category",
+            "department",
+            "location",
+            "amount",
+            "spend_program_name",
+            "trip_name",
+            "expense_category",
+        ] {
+            assert!(req.contains(&f), "{f} not required in {s}");
+        }
+        assert_eq!(s["properties"]["merchant_category"]["type"], "array");
+        let trip = s["properties"]["trip_name"].to_string();
+        assert!(trip.contains("null"), "{trip}");
+    }
+
+    #[test]
+    fn strict_parsing_and_checks() {
+        let ok = r#"{"merchant_name":"Delta","merchant_category":["Airlines"],"department":"Sales","location":"Atlanta, GA","amount":420.5,"spend_program_name":"Travel","trip_name":"Q3 kickoff","expense_category":"Travel: Airfare"}"#;
+        let t = parse_transaction(ok).unwrap();
+        assert!(check_transaction(&t, "Travel: Airfare").is_empty());
+        let errs = check_transaction(&t, "Meals");
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("expense_category"));
+        let coerced = ok.replace("420.5", "\"420.5\"");
+        let e = parse_transaction(&coerced).unwrap_err();
+        assert!(e.contains("amount"), "{e}");
+        let e = parse_transaction("not json").unwrap_err();
+        assert!(e.contains("(answer)"), "{e}");
+        let mut bad = t.clone();
+        bad.amount = -1.0;
+        bad.merchant_category = vec![];
+        bad.location = " ".into();
+        assert_eq!(check_transaction(&bad, "Travel: Airfare").len(), 3);
+    }
+
+    #[test]
+    fn near_duplicates_share_a_key() {
+        let ok = r#"{"merchant_name":"Delta Air-Lines","merchant_category":["Airlines"],"department":"Sales","location":"Atlanta, GA","amount":420.5,"spend_program_name":"Travel","trip_name":null,"expense_category":"Travel: Airfare"}"#;
+        let a = parse_transaction(ok).unwrap();
+        let mut b = a.clone();
+        b.merchant_name = "delta air lines".into();
+        b.amount = 99.0;
+        assert_eq!(dedup_key(&a), dedup_key(&b));
+        b.expense_category = "Other".into();
+        assert_ne!(dedup_key(&a), dedup_key(&b));
+    }
+}
