@@ -1,7 +1,10 @@
 //! Exact top-10 search throughput at a size that runs in seconds (2,000 queries x 50,000
 //! documents x 384 dimensions, random unit vectors), reported as GFLOP/s of the inner products.
-//! Run with and without `--features x86-v4` to compare the AVX-512 kernels side by side; the
+//! Run as is and with `--no-default-features` to compare the AVX-512 kernels with FMA/AVX2; the
 //! full-size comparison with numpy is `bench-topk` (docs/benchmarks.md).
+
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
