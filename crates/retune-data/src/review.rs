@@ -198,32 +198,10 @@ impl ReviewQueue {
 
     /// Problems with an edited record, as (field, message).
     pub fn validate(&self, t: &Transaction) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for (name, value) in [
-            ("merchant_name", &t.merchant_name),
-            ("department", &t.department),
-            ("location", &t.location),
-            ("spend_program_name", &t.spend_program_name),
-            ("expense_category", &t.expense_category),
-        ] {
-            if value.trim().is_empty() {
-                out.push((name.to_string(), "must not be empty".to_string()));
-            }
-        }
-        if !(t.amount.is_finite() && t.amount > 0.0) {
-            out.push(("amount".into(), "must be a number greater than 0".into()));
-        }
-        let cats: Vec<&String> = t
-            .merchant_category
-            .iter()
-            .filter(|c| !c.trim().is_empty())
+        let mut out: Vec<(String, String)> = crate::generate::transaction_problems(t)
+            .into_iter()
+            .map(|(field, problem)| (field.to_string(), problem))
             .collect();
-        if !(1..=3).contains(&cats.len()) || cats.len() != t.merchant_category.len() {
-            out.push((
-                "merchant_category".into(),
-                "must list 1 to 3 non-empty categories".into(),
-            ));
-        }
         if !self.categories.is_empty()
             && !t.expense_category.trim().is_empty()
             && !self.categories.contains(&t.expense_category)

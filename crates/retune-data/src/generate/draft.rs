@@ -52,6 +52,41 @@ pub fn parse_transaction(content: &str) -> Result<Transaction, String> {
     })
 }
 
+/// The rules every transaction keeps, whoever wrote it (the model or a reviewer's edit), as
+/// (field, problem): no empty text field, an amount greater than 0, 1 to 3 non-empty merchant
+/// categories.
+pub fn transaction_problems(t: &Transaction) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (name, value) in [
+        ("merchant_name", &t.merchant_name),
+        ("department", &t.department),
+        ("location", &t.location),
+        ("spend_program_name", &t.spend_program_name),
+        ("expense_category", &t.expense_category),
+    ] {
+        if value.trim().is_empty() {
+            out.push((name, "must not be empty".to_string()));
+        }
+    }
+    if !(t.amount.is_finite() && t.amount > 0.0) {
+        out.push((
+            "amount",
+            format!("must be greater than 0, got {}", t.amount),
+        ));
+    }
+    let n = t.merchant_category.len();
+    if !(1..=3).contains(&n) {
+        out.push((
+            "merchant_category",
+            format!("must list 1 to 3 categories, got {n}"),
+        ));
+    }
+    if t.merchant_category.iter().any(|c| c.trim().is_empty()) {
+        out.push(("merchant_category", "entries must not be empty".into()));
+    }
+    out
+}
+
 /// Checks a parsed answer against what was asked; each problem is one line.
 pub fn check_transaction(t: &Transaction, requested_category: &str) -> Vec<String> {
     let mut errors = Vec::new();
@@ -61,31 +96,11 @@ pub fn check_transaction(t: &Transaction, requested_category: &str) -> Vec<Strin
             t.expense_category
         ));
     }
-    if !(t.amount.is_finite() && t.amount > 0.0) {
-        errors.push(format!(
-            "amount\n  must be greater than 0, got {}",
-            t.amount
-        ));
-    }
-    for (name, value) in [
-        ("merchant_name", &t.merchant_name),
-        ("department", &t.department),
-        ("location", &t.location),
-        ("spend_program_name", &t.spend_program_name),
-    ] {
-        if value.trim().is_empty() {
-            errors.push(format!("{name}\n  must not be empty"));
-        }
-    }
-    let n = t.merchant_category.len();
-    if !(1..=3).contains(&n) {
-        errors.push(format!(
-            "merchant_category\n  must list 1 to 3 categories, got {n}"
-        ));
-    }
-    if t.merchant_category.iter().any(|c| c.trim().is_empty()) {
-        errors.push("merchant_category\n  entries must not be empty".into());
-    }
+    errors.extend(
+        transaction_problems(t)
+            .into_iter()
+            .map(|(field, problem)| format!("{field}\n  {problem}")),
+    );
     errors
 }
 
