@@ -1,11 +1,12 @@
 //! Criterion benchmark: all-MiniLM-L6-v2 encoding the 66 course eval transactions at batch
-//! 1, 8 and 32 on this build's CPU backend (texts pre-tokenized; `embed --bench` prints the same
-//! measurement as a table with texts/s and tokens/s).
+//! 1, 8 and 32 on this build's CPU backend, through the Burn model and through the fused CPU
+//! path side by side (texts pre-tokenized; `embed --bench` prints the same measurement as a
+//! table with texts/s and tokens/s).
 #![allow(missing_docs)] // criterion's macros generate undocumented functions
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use retune_trainer::backend::{Cpu, cpu_device};
-use retune_trainer::{EncoderConfig, SentenceEncoder};
+use retune_trainer::{EncoderConfig, Engine, SentenceEncoder};
 use std::path::PathBuf;
 
 fn shared(rel: &str) -> PathBuf {
@@ -35,10 +36,12 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("minilm_encode_66_transactions");
     group.sample_size(10);
     for batch in [1usize, 8, 32] {
-        let e = enc.clone().with_batch_size(batch);
-        group.bench_function(format!("batch_{batch}"), |b| {
-            b.iter(|| e.encode_tokens(&tokens, None).unwrap())
-        });
+        for (name, engine) in [("burn", Engine::Burn), ("fused", Engine::Fused)] {
+            let e = enc.clone().with_batch_size(batch).with_engine(engine);
+            group.bench_function(format!("{name}_batch_{batch}"), |b| {
+                b.iter(|| e.encode_tokens(&tokens, None).unwrap())
+            });
+        }
     }
     group.finish();
 }

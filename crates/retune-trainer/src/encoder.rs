@@ -5,9 +5,14 @@
 //! batch pads only to its own longest text, runs the batches, and writes every embedding back to
 //! its input position. Large inputs stream through [`SentenceEncoder::encode_stream`] in chunks,
 //! so memory stays flat in the number of texts.
+//!
+//! Inference runs on the Burn model or on the fused CPU path ([`crate::fused`]), by
+//! [`Engine`]: `Auto` (the default) takes the fused path on this build's CPU backends and Burn
+//! elsewhere (CUDA). Training always goes through Burn ([`SentenceEncoder::forward_seeded`]).
 
 use crate::bert::{BertConfig, BertModel};
 use crate::error::TrainerError;
+use crate::fused::{self, FusedBert};
 use crate::pooling::l2_normalize;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::st_config::SentenceTransformerConfig;
@@ -19,6 +24,41 @@ use burn::tensor::{
     backend::{AutodiffBackend, Backend},
 };
 use indicatif::{ProgressBar, ProgressStyle};
+use std::any::TypeId;
+use std::sync::{Arc, OnceLock};
+
+/// Which implementation runs inference ([`SentenceEncoder::encode`] and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The fused CPU path on this build's CPU backends, the Burn model on any other.
+    #[default]
+    Auto,
+    /// Always the Burn model (on its device).
+    Burn,
+    /// Always the fused CPU path (weights copied to host memory once).
+    Fused,
+}
+
+impl Engine {
+    /// Whether this choice runs the fused path on backend `B`.
+    pub fn fused_on<B: Backend>(self) -> bool {
+        match self {
+            Engine::Burn => false,
+            Engine::Fused => true,
+            Engine::Auto => is_cpu_backend::<B>(),
+        }
+    }
+}
+
+/// Whether `B` is one of this build's CPU backends (not their autodiff wrappers).
+fn is_cpu_backend<B: Backend>() -> bool {
+    let t = TypeId::of::<B>();
+    #[cfg(feature = "ndarray")]
+    if t == TypeId::of::<crate::backend::NdArray>() {
+        return true;
+    }
+    t == TypeId::of::<crate::backend::Cpu>()
+}
 
 /// How to load and run an encoder.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +71,8 @@ pub struct EncoderConfig {
     pub max_seq_length: Option<usize>,
     /// Show a progress bar on stderr when encoding more than one batch.
     pub progress: bool,
+    /// Which implementation runs inference.
+    pub engine: Engine,
 }
 
 impl EncoderConfig {
@@ -41,7 +83,15 @@ impl EncoderConfig {
             batch_size: 32,
             max_seq_length: None,
             progress: false,
+            engine: Engine::Auto,
         }
+    }
+
+    /// Chooses the inference engine.
+    #[must_use]
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
     }
 
     /// Sets the batch size (at least 1).
@@ -69,8 +119,9 @@ impl EncoderConfig {
 /// A sentence-embedding model on a Burn backend.
 #[derive(Debug, Clone)]
 pub struct SentenceEncoder<B: Backend> {
-    /// The transformer.
-    pub model: BertModel<B>,
+    /// The transformer (read with [`model`](Self::model), change with
+    /// [`model_mut`](Self::model_mut) so the fused path's copy of the weights is refreshed).
+    pub(crate) model: BertModel<B>,
     /// Its architecture.
     pub bert_config: BertConfig,
     /// Its tokenizer.
@@ -84,6 +135,8 @@ pub struct SentenceEncoder<B: Backend> {
     model_id: String,
     batch_size: usize,
     progress: bool,
+    engine: Engine,
+    fused: OnceLock<Arc<FusedBert>>,
     device: B::Device,
 }
 
@@ -111,8 +164,81 @@ impl<B: Backend> SentenceEncoder<B> {
             load_report,
             batch_size: config.batch_size.max(1),
             progress: config.progress,
+            engine: config.engine,
+            fused: OnceLock::new(),
             device: device.clone(),
         })
+    }
+
+    /// The transformer.
+    pub fn model(&self) -> &BertModel<B> {
+        &self.model
+    }
+
+    /// The transformer, to change; the fused path copies the weights again on its next use.
+    pub fn model_mut(&mut self) -> &mut BertModel<B> {
+        self.fused = OnceLock::new();
+        &mut self.model
+    }
+
+    /// Replaces the transformer (same architecture).
+    pub fn set_model(&mut self, model: BertModel<B>) {
+        *self.model_mut() = model;
+    }
+
+    /// The inference engine this encoder was configured with.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Whether inference runs on the fused CPU path.
+    pub fn uses_fused(&self) -> bool {
+        self.engine.fused_on::<B>()
+    }
+
+    /// The same encoder with another inference engine.
+    #[must_use]
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The fused path's copy of the weights, made on first use.
+    pub fn fused(&self) -> Result<&FusedBert, TrainerError> {
+        if let Some(f) = self.fused.get() {
+            return Ok(f);
+        }
+        let made = Arc::new(FusedBert::from_model(&self.model, &self.bert_config)?);
+        Ok(self.fused.get_or_init(|| made))
+    }
+
+    /// Embeddings of one batch on the fused path.
+    fn encode_fused(&self, rows: &[&Tokens]) -> Result<Vec<Vec<f32>>, TrainerError> {
+        let states = self.fused()?.forward(rows)?;
+        Ok((0..rows.len())
+            .map(|i| {
+                let mut v = fused::pool(self.st_config.pooling, states.sequence(i), states.hidden);
+                if self.st_config.normalize {
+                    fused::normalize(&mut v);
+                }
+                v
+            })
+            .collect())
+    }
+
+    /// Embeddings of one batch on the Burn model.
+    fn encode_burn(&self, rows: &[&Tokens]) -> Result<Vec<Vec<f32>>, TrainerError> {
+        let batch = Batch::pad(rows, self.tokenizer.pad_id());
+        let emb = self.forward(&batch);
+        let [n, dim] = emb.dims();
+        let values: Vec<f32> = emb
+            .into_data()
+            .convert::<f32>()
+            .into_vec()
+            .map_err(|e| TrainerError::Tensor(format!("{e:?}")))?;
+        Ok((0..n)
+            .map(|r| values[r * dim..(r + 1) * dim].to_vec())
+            .collect())
     }
 
     /// The device the model lives on.
@@ -201,18 +327,16 @@ impl<B: Backend> SentenceEncoder<B> {
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].ids.len()));
         let mut out = vec![Vec::new(); tokens.len()];
+        let fused = self.uses_fused();
         for chunk in order.chunks(self.batch_size) {
             let rows: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-            let batch = Batch::pad(&rows, self.tokenizer.pad_id());
-            let emb = self.forward(&batch);
-            let [n, dim] = emb.dims();
-            let values: Vec<f32> = emb
-                .into_data()
-                .convert::<f32>()
-                .into_vec()
-                .map_err(|e| TrainerError::Tensor(format!("{e:?}")))?;
-            for (r, &i) in chunk.iter().enumerate().take(n) {
-                out[i] = values[r * dim..(r + 1) * dim].to_vec();
+            let emb = if fused {
+                self.encode_fused(&rows)?
+            } else {
+                self.encode_burn(&rows)?
+            };
+            for (v, &i) in emb.into_iter().zip(chunk) {
+                out[i] = v;
             }
             if let Some(bar) = bar {
                 bar.inc(chunk.len() as u64);
@@ -319,6 +443,8 @@ impl<B: Backend> SentenceEncoder<B> {
             model_id: self.model_id.clone(),
             batch_size: self.batch_size,
             progress: self.progress,
+            engine: self.engine,
+            fused: OnceLock::new(),
             device: self.device.clone(),
         }
     }

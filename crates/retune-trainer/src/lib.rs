@@ -24,6 +24,7 @@ mod encoder;
 mod error;
 pub mod export;
 pub mod fixture;
+pub mod fused;
 pub mod loss;
 mod pooling;
 mod resolve;
@@ -32,7 +33,7 @@ mod tokenize;
 pub mod train;
 mod weights;
 
-pub use encoder::{EncoderConfig, SentenceEncoder};
+pub use encoder::{EncoderConfig, Engine, SentenceEncoder};
 pub use error::TrainerError;
 pub use pooling::Pooling;
 pub use resolve::{ModelSource, full_hub_id, hf_cache_dir, resolve_model, resolve_model_in};

@@ -13,7 +13,8 @@ fn trainer(loss: LossConfig) -> Trainer<CpuAutodiff> {
         &cpu_device(),
     )
     .unwrap();
-    enc.model = enc.model.with_dropout(0.0);
+    let m = enc.model().clone().with_dropout(0.0);
+    enc.set_model(m);
     Trainer::new(enc, TrainConfig::new(loss, 1))
 }
 

@@ -1,18 +1,25 @@
 //! Parity with sentence-transformers 6.2 on `shared/models/all-MiniLM-L6-v2`: every embedding
 //! of `shared/reference/minilm_reference_embeddings.json` has cosine >= 0.99999 and max abs
 //! difference <= 1e-4 (f32 accumulation-order noise; sentence-transformers ran PyTorch f32), and
-//! batch sizes 1, 3 and 32 agree within 1e-5 (padding must not change an embedding).
+//! batch sizes 1, 3 and 32 agree within 1e-5 (padding must not change an embedding). Both
+//! inference engines are held to it: the Burn model and the fused CPU path.
 
 mod common;
 
 use common::{cosine, max_abs_diff, shared};
 use retune_trainer::backend::{Cpu, cpu_device};
-use retune_trainer::{EncoderConfig, SentenceEncoder};
+use retune_trainer::{EncoderConfig, Engine, SentenceEncoder};
+
+fn encoder_on(batch: usize, engine: Engine) -> SentenceEncoder<Cpu> {
+    let dir = shared("models/all-MiniLM-L6-v2");
+    let cfg = EncoderConfig::new(dir.to_str().unwrap())
+        .with_batch_size(batch)
+        .with_engine(engine);
+    SentenceEncoder::<Cpu>::load(&cfg, &cpu_device()).expect("load MiniLM")
+}
 
 fn encoder(batch: usize) -> SentenceEncoder<Cpu> {
-    let dir = shared("models/all-MiniLM-L6-v2");
-    let cfg = EncoderConfig::new(dir.to_str().unwrap()).with_batch_size(batch);
-    SentenceEncoder::<Cpu>::load(&cfg, &cpu_device()).expect("load MiniLM")
+    encoder_on(batch, Engine::Auto)
 }
 
 #[test]
@@ -39,29 +46,35 @@ fn embeddings_match_sentence_transformers_at_every_batch_size() {
                 .collect()
         })
         .collect();
-    let enc = encoder(32);
     assert!(
-        enc.st_config.normalize && enc.load_report.unused.is_empty(),
-        "{:?}",
-        enc.load_report
+        encoder(32).uses_fused(),
+        "Auto takes the fused path on the CPU backend"
     );
-    let by32 = enc.encode(&texts).unwrap();
-    for (i, (g, w)) in by32.iter().zip(&want).enumerate() {
-        let c = cosine(g, w);
-        let d = max_abs_diff(g, w);
+    for engine in [Engine::Burn, Engine::Fused] {
+        let enc = encoder_on(32, engine);
         assert!(
-            c >= 0.99999 && d <= 1e-4,
-            "text {i}: cosine {c}, max abs diff {d}"
+            enc.st_config.normalize && enc.load_report.unused.is_empty(),
+            "{:?}",
+            enc.load_report
         );
-    }
-    for batch in [1, 3] {
-        let other = encoder(batch).encode(&texts).unwrap();
-        for (i, (a, b)) in other.iter().zip(&by32).enumerate() {
-            let d = max_abs_diff(a, b);
+        let by32 = enc.encode(&texts).unwrap();
+        for (i, (g, w)) in by32.iter().zip(&want).enumerate() {
+            let c = cosine(g, w);
+            let d = max_abs_diff(g, w);
             assert!(
-                d <= 1e-5,
-                "batch {batch}, text {i}: max abs diff {d} against batch 32"
+                c >= 0.99999 && d <= 1e-4,
+                "{engine:?}, text {i}: cosine {c}, max abs diff {d}"
             );
+        }
+        for batch in [1, 3] {
+            let other = encoder_on(batch, engine).encode(&texts).unwrap();
+            for (i, (a, b)) in other.iter().zip(&by32).enumerate() {
+                let d = max_abs_diff(a, b);
+                assert!(
+                    d <= 1e-5,
+                    "{engine:?}, batch {batch}, text {i}: max abs diff {d} against batch 32"
+                );
+            }
         }
     }
 }

@@ -1,14 +1,15 @@
 //! `embed --model M --input IN.jsonl --output OUT.jsonl|OUT.parquet [--batch-size N]`: one
 //! `{"text", "embedding"}` per input line, in input order (normalized when the model's
 //! modules.json has Normalize). `--bench` instead times encoding at batch 1, 8 and 32 on the
-//! input texts and prints texts/s and tokens/s.
+//! input texts and prints texts/s and tokens/s, for the Burn model and the fused CPU path side
+//! by side (or only the one `--engine` names).
 
 use anyhow::Context;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
 use retune_data::{EmbeddingParquetWriter, EmbeddingRow, JsonlAppender};
 use retune_examples::{BackendChoice, BackendTask, dispatch, read_text_field};
-use retune_trainer::{EncoderConfig, SentenceEncoder, Tokens};
+use retune_trainer::{EncoderConfig, Engine, SentenceEncoder, Tokens};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -43,6 +44,27 @@ struct Args {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     backend: BackendChoice,
+    /// Inference engine: `auto` (fused on the CPU, Burn elsewhere), `burn` or `fused`.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    engine: EngineChoice,
+}
+
+/// `--engine` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum EngineChoice {
+    Auto,
+    Burn,
+    Fused,
+}
+
+impl From<EngineChoice> for Engine {
+    fn from(c: EngineChoice) -> Self {
+        match c {
+            EngineChoice::Auto => Engine::Auto,
+            EngineChoice::Burn => Engine::Burn,
+            EngineChoice::Fused => Engine::Fused,
+        }
+    }
 }
 
 impl BackendTask for Args {
@@ -56,6 +78,7 @@ impl BackendTask for Args {
         let texts = read_text_field(&self.input, &self.field)?;
         let config = EncoderConfig::new(&self.model)
             .with_batch_size(self.batch_size)
+            .with_engine(self.engine.into())
             .with_progress(true);
         let encoder = SentenceEncoder::<B>::load(&config, &device)
             .with_context(|| format!("loading {}", self.model))?;
@@ -63,7 +86,11 @@ impl BackendTask for Args {
             eprintln!("note: unused tensor in checkpoint: {u}");
         }
         if self.bench {
-            return bench(&encoder, &texts, self.repeats);
+            let engines = match self.engine {
+                EngineChoice::Auto => vec![Engine::Burn, Engine::Fused],
+                one => vec![one.into()],
+            };
+            return bench(&encoder, &texts, self.repeats, &engines);
         }
         let output = self.output.expect("clap requires --output without --bench");
         let parquet = output.extension().is_some_and(|e| e == "parquet");
@@ -121,31 +148,39 @@ fn bench<B: Backend>(
     encoder: &SentenceEncoder<B>,
     texts: &[String],
     repeats: usize,
+    engines: &[Engine],
 ) -> anyhow::Result<()> {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let tokens = encoder.tokenize(&refs, None)?;
     let real: usize = tokens.iter().map(|t| t.ids.len()).sum();
     println!(
-        "| batch | texts | tokens | seconds (best of {repeats}) | texts/s | tokens/s | padding |"
+        "| engine | batch | texts | tokens | seconds (best of {repeats}) | texts/s | tokens/s | padding |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for batch in [1usize, 8, 32] {
-        let enc = encoder.clone().with_batch_size(batch);
-        let _warm = enc.encode_tokens(&tokens[..batch.min(tokens.len())], None)?;
-        let mut best = f64::INFINITY;
-        for _ in 0..repeats.max(1) {
-            let t = Instant::now();
-            enc.encode_tokens(&tokens, None)?;
-            best = best.min(t.elapsed().as_secs_f64());
+        for &engine in engines {
+            let enc = encoder.clone().with_batch_size(batch).with_engine(engine);
+            let _warm = enc.encode_tokens(&tokens[..batch.min(tokens.len())], None)?;
+            let mut best = f64::INFINITY;
+            for _ in 0..repeats.max(1) {
+                let t = Instant::now();
+                enc.encode_tokens(&tokens, None)?;
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let padded = if enc.uses_fused() {
+                real
+            } else {
+                padded_tokens(&tokens, batch)
+            };
+            println!(
+                "| {} | {batch} | {} | {real} | {best:.3} | {:.1} | {:.0} | {:.1}% |",
+                if enc.uses_fused() { "fused" } else { "burn" },
+                texts.len(),
+                texts.len() as f64 / best,
+                real as f64 / best,
+                100.0 * (padded - real) as f64 / padded as f64
+            );
         }
-        let padded = padded_tokens(&tokens, batch);
-        println!(
-            "| {batch} | {} | {real} | {best:.3} | {:.1} | {:.0} | {:.1}% |",
-            texts.len(),
-            texts.len() as f64 / best,
-            real as f64 / best,
-            100.0 * (padded - real) as f64 / padded as f64
-        );
     }
     Ok(())
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Encoding speed side by side: retune's `embed --bench` (Burn model and fused CPU path) on the
+# course eval transactions, between two measurements of this machine's fp32 GEMM rate (numpy's
+# OpenBLAS, 2 threads, the encoder's largest product). The machines are shared and their speed
+# drifts, so the table also scales sentence-transformers' anchor (283.6 texts/s at batch 32,
+# measured when torch's GEMM ran at 357 GFLOP/s) to the GEMM rate measured now.
+#
+# With --st it also runs sentence-transformers itself, installing torch (CPU wheel from
+# download.pytorch.org) and sentence-transformers into .retune-cache/st-venv on first use.
+# CI does not run this.
+#
+#   scripts/bench-encode-side-by-side.sh [--st]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=${RETUNE_SHARED:-$root/../shared}
+model="$shared/models/all-MiniLM-L6-v2"
+input="$shared/data/seed-week2/eval_transactions.jsonl"
+venv="$root/.retune-cache/bench-venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet numpy
+fi
+gemm_rate() {
+  OPENBLAS_NUM_THREADS=2 "$venv/bin/python" - <<'PY'
+import time, numpy as np
+a = np.random.rand(1344, 384).astype(np.float32); b = np.random.rand(384, 1536).astype(np.float32)
+best = 0.0
+for _ in range(5):
+    t = time.perf_counter()
+    for _ in range(10): a @ b
+    best = max(best, 2 * 1344 * 384 * 1536 * 10 / (time.perf_counter() - t) / 1e9)
+print(f"{best:.1f}")
+PY
+}
+cd "$root"
+cargo build --release -q -p retune-examples --bin embed
+g1=$(gemm_rate)
+table=$(./target/release/embed --model "$model" --input "$input" --field input --bench --repeats 5 2>/dev/null)
+g2=$(gemm_rate)
+echo "$table"
+st32=""
+if [ "${1:-}" = "--st" ]; then
+  st="$root/.retune-cache/st-venv"
+  if [ ! -x "$st/bin/python" ]; then
+    python3 -m venv "$st"
+    "$st/bin/pip" install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+    "$st/bin/pip" install --quiet sentence-transformers
+  fi
+  st32=$("$st/bin/python" - "$model" "$input" <<'PY'
+import json, sys, time, torch
+from sentence_transformers import SentenceTransformer
+torch.set_num_threads(2)
+m = SentenceTransformer(sys.argv[1], device="cpu")
+texts = [json.loads(l)["input"] for l in open(sys.argv[2])]
+m.encode(texts[:32], batch_size=32)
+best = float("inf")
+for _ in range(5):
+    t = time.perf_counter()
+    m.encode(texts, batch_size=32)
+    best = min(best, time.perf_counter() - t)
+print(f"{len(texts) / best:.1f}")
+PY
+)
+fi
+printf '%s\n' "$table" | awk -F'|' -v g1="$g1" -v g2="$g2" -v st="$st32" '
+  $2 ~ /fused|burn/ && $3+0 == 32 {
+    gsub(/ /, "", $2); rate[$2] = $7 + 0; tok = $5 + 0; sec[$2] = $6 + 0 }
+  END {
+    g = (g1 + g2) / 2; anchor = 283.6 * g / 357.0
+    flops = tok * 21233664 / 1e9   # 6 layers x 2 x (4 h^2 + 2 h i) per token, h 384, i 1536
+    printf "\nGEMM rate now: %.1f / %.1f GFLOP/s (before / after)\n", g1, g2
+    printf "| at batch 32 | texts/s | linear-layer GFLOP/s | share of the GEMM rate |\n|---|---|---|---|\n"
+    for (e in rate) printf "| retune %s | %.1f | %.1f | %.0f%% |\n", e, rate[e], flops / sec[e], 100 * flops / sec[e] / g
+    printf "| sentence-transformers anchor, scaled to this GEMM rate | %.1f | %.1f | 69%% |\n", anchor, 0.69 * g
+    if (st != "") printf "| sentence-transformers, run now | %s | - | - |\n", st
+    printf "\nfused / scaled anchor: %.2fx\n", rate["fused"] / anchor
+  }'
