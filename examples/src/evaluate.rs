@@ -15,7 +15,7 @@ use crate::cache::embed_cached;
 use crate::report::{EvalReport, SystemResult};
 use crate::rerank::rerank;
 use crate::runs::{RunRecord, append_run, compare_runs, last_run};
-use crate::{BackendChoice, BackendTask};
+use crate::{BackendChoice, BackendTask, EngineChoice};
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
@@ -81,6 +81,9 @@ pub struct EvaluateArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
+    /// Inference engine of the local models: `auto` (fused on the CPU), `burn` or `fused`.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
 }
 
 /// The re-rankers `--reranker` can name.
@@ -151,18 +154,26 @@ impl BackendTask for EvaluateArgs {
                         model,
                     ))
                 }
-                None => AnyReranker::Local(Box::new(
-                    CrossEncoder::<B>::load(&CrossEncoderConfig::new(r), &device)
-                        .with_context(|| format!("loading the re-ranker {r}"))?,
-                )),
+                None => {
+                    let config = CrossEncoderConfig {
+                        engine: self.engine.into(),
+                        ..CrossEncoderConfig::new(r)
+                    };
+                    AnyReranker::Local(Box::new(
+                        CrossEncoder::<B>::load(&config, &device)
+                            .with_context(|| format!("loading the re-ranker {r}"))?,
+                    ))
+                }
             }),
             None => None,
         };
         let mut systems = Vec::new();
         for (model, name) in self.models.iter().zip(&names) {
-            let enc =
-                SentenceEncoder::<B>::load(&EncoderConfig::new(model).with_progress(true), &device)
-                    .with_context(|| format!("loading {model}"))?;
+            let config = EncoderConfig::new(model)
+                .with_progress(true)
+                .with_engine(self.engine.into());
+            let enc = SentenceEncoder::<B>::load(&config, &device)
+                .with_context(|| format!("loading {model}"))?;
             let (q, _) = embed_cached(&enc, &q_texts, Some(&self.cache_dir))?;
             let (d, _) = embed_cached(&enc, &d_texts, Some(&self.cache_dir))?;
             let ranked = rank_embeddings(&q, &d, self.top);

@@ -25,6 +25,27 @@ pub enum BackendChoice {
     Cuda,
 }
 
+/// Which implementation runs local inference (`--engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineChoice {
+    /// The fused CPU path on the CPU backend, the Burn model on CUDA.
+    Auto,
+    /// The Burn model.
+    Burn,
+    /// The fused CPU path.
+    Fused,
+}
+
+impl From<EngineChoice> for retune_trainer::Engine {
+    fn from(c: EngineChoice) -> Self {
+        match c {
+            EngineChoice::Auto => retune_trainer::Engine::Auto,
+            EngineChoice::Burn => retune_trainer::Engine::Burn,
+            EngineChoice::Fused => retune_trainer::Engine::Fused,
+        }
+    }
+}
+
 /// Work that runs on any Burn backend: the binary implements this once, generically.
 pub trait BackendTask {
     /// What the work returns.

@@ -128,3 +128,51 @@ fn listwise_needs_negatives() {
     let err = t.fit(&g, None, None).err().unwrap().to_string();
     assert!(err.contains("needs negatives"), "{err}");
 }
+
+#[test]
+fn fused_scoring_matches_burn_and_follows_new_weights() {
+    use retune_trainer::Engine;
+    let pairs = [
+        ("uber to the airport", "travel"),
+        (
+            "uber to the airport",
+            "a much longer document about office supplies",
+        ),
+        ("pizza for the team", "meals"),
+        ("adobe subscription", "software"),
+    ];
+    let mut fused = load::<Cpu>(&tiny_bert_dir()).with_engine(Engine::Fused);
+    let burn = fused.clone().with_engine(Engine::Burn);
+    assert!(fused.uses_fused() && !burn.uses_fused());
+    assert!(
+        load::<Cpu>(&tiny_bert_dir()).uses_fused(),
+        "Auto scores on the fused path on the CPU backend"
+    );
+    let a = fused.logits(&pairs).unwrap();
+    let b = burn.logits(&pairs).unwrap();
+    let spread =
+        a.iter().cloned().fold(f32::MIN, f32::max) - a.iter().cloned().fold(f32::MAX, f32::min);
+    assert!(spread > 1e-4, "logits differ across pairs: {a:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-5, "fused {x} vs burn {y}");
+    }
+    let other = retune_trainer::cross::CrossEncoderModel::<Cpu>::init(
+        &fused.bert_config,
+        &Default::default(),
+    );
+    fused.set_model(other.clone());
+    let mut burn2 = burn.clone();
+    burn2.set_model(other);
+    let c = fused.logits(&pairs).unwrap();
+    let d = burn2.logits(&pairs).unwrap();
+    assert!(
+        a.iter().zip(&c).any(|(x, y)| (x - y).abs() > 1e-4),
+        "new weights, new logits"
+    );
+    for (x, y) in c.iter().zip(&d) {
+        assert!(
+            (x - y).abs() <= 1e-5,
+            "after set_model: fused {x} vs burn {y}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use anyhow::Context;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
 use retune_data::{EmbeddingParquetWriter, EmbeddingRow, JsonlAppender};
-use retune_examples::{BackendChoice, BackendTask, dispatch, read_text_field};
+use retune_examples::{BackendChoice, BackendTask, EngineChoice, dispatch, read_text_field};
 use retune_trainer::{EncoderConfig, Engine, SentenceEncoder, Tokens};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -47,24 +47,6 @@ struct Args {
     /// Inference engine: `auto` (fused on the CPU, Burn elsewhere), `burn` or `fused`.
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     engine: EngineChoice,
-}
-
-/// `--engine` values.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum EngineChoice {
-    Auto,
-    Burn,
-    Fused,
-}
-
-impl From<EngineChoice> for Engine {
-    fn from(c: EngineChoice) -> Self {
-        match c {
-            EngineChoice::Auto => Engine::Auto,
-            EngineChoice::Burn => Engine::Burn,
-            EngineChoice::Fused => Engine::Fused,
-        }
-    }
 }
 
 impl BackendTask for Args {

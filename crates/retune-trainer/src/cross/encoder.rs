@@ -5,11 +5,16 @@
 //! initialized fresh (seeded by Burn's initializer), which is how a re-ranker is started from
 //! a fine-tuned bi-encoder. Scores are the sigmoid of the logit, as sentence-transformers'
 //! `CrossEncoder.predict` returns for one-label models.
+//!
+//! Scoring runs on the fused CPU path ([`crate::fused`]) or the Burn model, by [`Engine`], as
+//! the bi-encoder does; training always runs on Burn.
 
 use super::model::CrossEncoderModel;
 use crate::bert::{BertConfig, BertInput};
+use crate::encoder::Engine;
 use crate::error::TrainerError;
 use crate::export::{copy_tokenizer_files, replace_dir, write_json};
+use crate::fused::FusedBert;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::tokenize::{Batch, TextTokenizer, Tokens};
 use crate::weights::{TensorFile, canonical, collect_params, fill_params, write_safetensors};
@@ -17,6 +22,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use safetensors::tensor::TensorView;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 /// How to load a cross-encoder.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +33,8 @@ pub struct CrossEncoderConfig {
     pub max_length: usize,
     /// Pairs per forward pass when scoring.
     pub batch_size: usize,
+    /// Which implementation scores.
+    pub engine: Engine,
 }
 
 impl CrossEncoderConfig {
@@ -36,15 +44,25 @@ impl CrossEncoderConfig {
             model: model.into(),
             max_length: 256,
             batch_size: 32,
+            engine: Engine::Auto,
         }
     }
+}
+
+/// The fused path's copy of a cross-encoder: the encoder, then pooler and classifier.
+#[derive(Debug)]
+struct FusedCross {
+    bert: FusedBert,
+    classifier: Vec<f32>,
+    bias: f32,
 }
 
 /// A cross-encoder with its tokenizer.
 #[derive(Debug, Clone)]
 pub struct CrossEncoder<B: Backend> {
-    /// The network.
-    pub model: CrossEncoderModel<B>,
+    /// The network (read with [`model`](Self::model), replace with
+    /// [`set_model`](Self::set_model) so the fused copy is refreshed).
+    pub(crate) model: CrossEncoderModel<B>,
     /// The BERT configuration.
     pub bert_config: BertConfig,
     /// Pair tokenizer (truncates the longer text first).
@@ -56,6 +74,8 @@ pub struct CrossEncoder<B: Backend> {
     /// Whether the head came from the checkpoint (false: freshly initialized).
     pub head_loaded: bool,
     batch_size: usize,
+    engine: Engine,
+    fused: OnceLock<Arc<FusedCross>>,
     device: B::Device,
 }
 
@@ -99,8 +119,74 @@ impl<B: Backend> CrossEncoder<B> {
             model_id: config.model.clone(),
             head_loaded,
             batch_size: config.batch_size.max(1),
+            engine: config.engine,
+            fused: OnceLock::new(),
             device: device.clone(),
         })
+    }
+
+    /// The network.
+    pub fn model(&self) -> &CrossEncoderModel<B> {
+        &self.model
+    }
+
+    /// Replaces the network (same architecture); the fused copy is made again on next use.
+    pub fn set_model(&mut self, model: CrossEncoderModel<B>) {
+        self.fused = OnceLock::new();
+        self.model = model;
+    }
+
+    /// The same cross-encoder with another scoring engine.
+    #[must_use]
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Whether scoring runs on the fused CPU path.
+    pub fn uses_fused(&self) -> bool {
+        self.engine.fused_on::<B>()
+    }
+
+    fn fused(&self) -> Result<&FusedCross, TrainerError> {
+        if let Some(f) = self.fused.get() {
+            return Ok(f);
+        }
+        let head = &self.model.classifier;
+        let tensor = |t: burn::tensor::Tensor<B, 1>| {
+            t.into_data()
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .map_err(|e| TrainerError::Tensor(format!("{e:?}")))
+        };
+        let [h, _] = head.weight.val().dims();
+        let classifier = tensor(head.weight.val().reshape([h]))?;
+        let bias = match &head.bias {
+            Some(b) => tensor(b.val())?[0],
+            None => 0.0,
+        };
+        let made = Arc::new(FusedCross {
+            bert: FusedBert::from_model(&self.model.bert, &self.bert_config)?,
+            classifier,
+            bias,
+        });
+        Ok(self.fused.get_or_init(|| made))
+    }
+
+    /// Logits of one batch on the fused path.
+    fn logits_fused(&self, rows: &[&Tokens]) -> Result<Vec<f32>, TrainerError> {
+        let f = self.fused()?;
+        let states = f.bert.forward(rows)?;
+        let h = states.hidden;
+        let pooled = f.bert.pooled(&states).unwrap_or_else(|| {
+            (0..rows.len())
+                .map(|i| states.sequence(i)[..h].to_vec())
+                .collect()
+        });
+        Ok(pooled
+            .iter()
+            .map(|p| p.iter().zip(&f.classifier).map(|(a, b)| a * b).sum::<f32>() + f.bias)
+            .collect())
     }
 
     /// The device the model lives on.
@@ -136,14 +222,18 @@ impl<B: Backend> CrossEncoder<B> {
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].ids.len()));
         let mut out = vec![0.0; tokens.len()];
+        let fused = self.uses_fused();
         for chunk in order.chunks(self.batch_size) {
             let rows: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-            let values: Vec<f32> = self
-                .logits_with(&self.model, &rows, &self.device, None)
-                .into_data()
-                .convert::<f32>()
-                .into_vec()
-                .map_err(|e| TrainerError::Tensor(format!("{e:?}")))?;
+            let values: Vec<f32> = if fused {
+                self.logits_fused(&rows)?
+            } else {
+                self.logits_with(&self.model, &rows, &self.device, None)
+                    .into_data()
+                    .convert::<f32>()
+                    .into_vec()
+                    .map_err(|e| TrainerError::Tensor(format!("{e:?}")))?
+            };
             for (&i, v) in chunk.iter().zip(values) {
                 out[i] = v;
             }
@@ -202,6 +292,8 @@ impl<A: AutodiffBackend> CrossEncoder<A> {
             model_id: self.model_id.clone(),
             head_loaded: self.head_loaded,
             batch_size: self.batch_size,
+            engine: self.engine,
+            fused: OnceLock::new(),
             device: self.device.clone(),
         }
     }

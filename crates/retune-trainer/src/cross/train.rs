@@ -135,7 +135,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
     pub fn inference_encoder(&self) -> CrossEncoder<A::InnerBackend> {
         let mut e = self.encoder.valid();
         if let Some(best) = &self.best {
-            e.model = best.clone();
+            e.set_model(best.clone());
         }
         e
     }
