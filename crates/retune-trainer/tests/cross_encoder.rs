@@ -176,3 +176,25 @@ fn fused_scoring_matches_burn_and_follows_new_weights() {
         );
     }
 }
+
+#[test]
+fn a_fresh_head_is_the_same_for_the_same_seed_whatever_burn_draws_meanwhile() {
+    let pairs = [("uber to the airport", "travel"), ("pizza", "meals")];
+    let a = load::<Cpu>(&tiny_bert_dir()).logits(&pairs).unwrap();
+    // Burn's process-wide generator moves on; the seeded head must not.
+    let _ = retune_trainer::cross::CrossEncoderModel::<Cpu>::init(
+        &load::<Cpu>(&tiny_bert_dir()).bert_config,
+        &Default::default(),
+    );
+    let b = load::<Cpu>(&tiny_bert_dir()).logits(&pairs).unwrap();
+    assert_eq!(a, b);
+    let config = CrossEncoderConfig {
+        head_seed: 7,
+        ..CrossEncoderConfig::new(tiny_bert_dir().to_string_lossy())
+    };
+    let c = CrossEncoder::<Cpu>::load(&config, &Default::default())
+        .unwrap()
+        .logits(&pairs)
+        .unwrap();
+    assert_ne!(a, c, "another seed, another head");
+}

@@ -193,6 +193,7 @@ impl BackendTask for Args {
 
         let mut ce_config = CrossEncoderConfig::new(&self.model);
         ce_config.max_length = self.max_length;
+        ce_config.head_seed = self.seed;
         let ce = CrossEncoder::<A>::load(&ce_config, &train_device)
             .with_context(|| format!("loading {}", self.model))?;
         eprintln!(

@@ -1,9 +1,11 @@
 //! Loading, scoring with and saving a cross-encoder.
 //!
 //! A checkpoint with `classifier.weight` loads as a cross-encoder; any other BERT checkpoint
-//! (e.g. a sentence-transformers bi-encoder) loads as its encoder with a pooler and head
-//! initialized fresh (seeded by Burn's initializer), which is how a re-ranker is started from
-//! a fine-tuned bi-encoder. Scores are the sigmoid of the logit, as sentence-transformers'
+//! (e.g. a sentence-transformers bi-encoder) loads as its encoder with a pooler (when the
+//! checkpoint has none) and head initialized fresh as transformers does (normal, std 0.02; zero
+//! biases) from a ChaCha8 generator seeded by [`CrossEncoderConfig::head_seed`], so the same seed
+//! gives the same head whatever else the process is doing (Burn's own initializer draws from
+//! one process-wide generator). That is how a re-ranker is started from a fine-tuned bi-encoder. Scores are the sigmoid of the logit, as sentence-transformers'
 //! `CrossEncoder.predict` returns for one-label models.
 //!
 //! Scoring runs on the fused CPU path ([`crate::fused`]) or the Burn model, by [`Engine`], as
@@ -17,8 +19,14 @@ use crate::export::{copy_tokenizer_files, replace_dir, write_json};
 use crate::fused::FusedBert;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::tokenize::{Batch, TextTokenizer, Tokens};
-use crate::weights::{TensorFile, canonical, collect_params, fill_params, write_safetensors};
+use crate::weights::{
+    ParamTable, Slot, TensorFile, canonical, collect_params, fill_params, write_safetensors,
+};
+use burn::module::Param;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::TensorView;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -35,6 +43,8 @@ pub struct CrossEncoderConfig {
     pub batch_size: usize,
     /// Which implementation scores.
     pub engine: Engine,
+    /// Seed of a freshly initialized head (checkpoints without `classifier.weight`).
+    pub head_seed: u64,
 }
 
 impl CrossEncoderConfig {
@@ -45,8 +55,44 @@ impl CrossEncoderConfig {
             max_length: 256,
             batch_size: 32,
             engine: Engine::Auto,
+            head_seed: 0,
         }
     }
+}
+
+/// Draws `n` values from N(0, std^2) (Box-Muller).
+fn normal(rng: &mut ChaCha8Rng, n: usize, std: f64) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let u1: f64 = 1.0 - rng.random::<f64>();
+            let u2: f64 = rng.random::<f64>();
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std) as f32
+        })
+        .collect()
+}
+
+/// Sets the parameters whose names start with one of `prefixes` as transformers initializes
+/// them: weights N(0, 0.02^2), biases 0.
+fn seed_params<B: Backend>(
+    model: &mut CrossEncoderModel<B>,
+    prefixes: &[&str],
+    seed: u64,
+    device: &B::Device,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    model.visit_params(&mut |name, slot| {
+        if !prefixes.iter().any(|p| name.starts_with(p)) {
+            return;
+        }
+        match slot {
+            Slot::Linear(p) | Slot::Matrix(p) => {
+                let dims = p.val().dims();
+                let data = TensorData::new(normal(&mut rng, dims[0] * dims[1], 0.02), dims);
+                *p = Param::from_tensor(Tensor::from_data(data, device));
+            }
+            Slot::Vector(p) => *p = Param::from_tensor(p.val().zeros_like()),
+        }
+    });
 }
 
 /// The fused path's copy of a cross-encoder: the encoder, then pooler and classifier.
@@ -110,6 +156,13 @@ impl<B: Backend> CrossEncoder<B> {
         let (problems, _) = fill_params(&mut model, &tensors, device, &fresh_ok);
         if !problems.is_empty() {
             return Err(TrainerError::Weights { path, problems });
+        }
+        if !head_loaded {
+            let mut fresh = vec!["classifier."];
+            if !tensors.contains_key("bert.pooler.dense.weight") {
+                fresh.push("bert.pooler.");
+            }
+            seed_params(&mut model, &fresh, config.head_seed, device);
         }
         Ok(Self {
             model,
