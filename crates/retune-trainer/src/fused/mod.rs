@@ -9,7 +9,8 @@
 //! - each product accumulates into a buffer that already holds its bias, and for the output
 //!   projections the residual too, so bias and residual cost no pass; LayerNorm, GELU and the
 //!   attention softmax are vectorized kernels (AVX-512 / AVX2 chosen at run time);
-//! - attention runs per sequence, in parallel over sequences, on that sequence's tokens only.
+//! - attention runs on each sequence's own tokens only, in parallel over blocks of query rows
+//!   of every sequence (so a single long text uses every core too).
 //!
 //! It gives the same hidden states as the Burn model up to f32 rounding (parity tests:
 //! `tests/fused_parity.rs`), and the encoder uses it for inference on CPU backends.

@@ -1,6 +1,6 @@
 //! The fused path's per-token operations: LayerNorm over rows, the feed-forward activation, and
-//! self-attention of one unpadded sequence. Each runs over rows or sequences in parallel with
-//! rayon and through the vectorized kernels of [`super::simd`].
+//! self-attention of unpadded sequences. Each runs over rows or blocks of query rows in parallel
+//! with rayon and through the vectorized kernels of [`super::simd`].
 
 // Index loops over fixed-size lane arrays are the form the vectorizer keeps in registers.
 #![allow(clippy::needless_range_loop)]
