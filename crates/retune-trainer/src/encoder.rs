@@ -13,6 +13,7 @@
 use crate::bert::{BertConfig, BertModel};
 use crate::error::TrainerError;
 use crate::fused::{self, FusedBert};
+use crate::host::host_f32;
 use crate::pooling::l2_normalize;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::st_config::SentenceTransformerConfig;
@@ -231,11 +232,7 @@ impl<B: Backend> SentenceEncoder<B> {
         let batch = Batch::pad(rows, self.tokenizer.pad_id());
         let emb = self.forward(&batch);
         let [n, dim] = emb.dims();
-        let values: Vec<f32> = emb
-            .into_data()
-            .convert::<f32>()
-            .into_vec()
-            .map_err(|e| TrainerError::Tensor(format!("{e:?}")))?;
+        let values = host_f32(emb)?;
         Ok((0..n)
             .map(|r| values[r * dim..(r + 1) * dim].to_vec())
             .collect())

@@ -25,6 +25,7 @@ mod error;
 pub mod export;
 pub mod fixture;
 pub mod fused;
+mod host;
 pub mod loss;
 mod pooling;
 mod resolve;

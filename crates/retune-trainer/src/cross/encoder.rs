@@ -3,9 +3,10 @@
 //! A checkpoint with `classifier.weight` loads as a cross-encoder; any other BERT checkpoint
 //! (e.g. a sentence-transformers bi-encoder) loads as its encoder with a pooler (when the
 //! checkpoint has none) and head initialized fresh as transformers does (normal, std 0.02; zero
-//! biases) from a ChaCha8 generator seeded by [`CrossEncoderConfig::head_seed`], so the same seed
-//! gives the same head whatever else the process is doing (Burn's own initializer draws from
-//! one process-wide generator). That is how a re-ranker is started from a fine-tuned bi-encoder. Scores are the sigmoid of the logit, as sentence-transformers'
+//! biases) from a ChaCha8 generator seeded by [`CrossEncoderConfig::head_seed`], so the same
+//! seed gives the same head whatever else the process is doing (Burn's own initializer draws
+//! from one process-wide generator). That is how a re-ranker is started from a fine-tuned
+//! bi-encoder. Scores are the sigmoid of the logit, as sentence-transformers'
 //! `CrossEncoder.predict` returns for one-label models.
 //!
 //! Scoring runs on the fused CPU path ([`crate::fused`]) or the Burn model, by [`Engine`], as
@@ -17,6 +18,7 @@ use crate::encoder::Engine;
 use crate::error::TrainerError;
 use crate::export::{copy_tokenizer_files, replace_dir, write_json};
 use crate::fused::FusedBert;
+use crate::host::host_f32;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::tokenize::{Batch, TextTokenizer, Tokens};
 use crate::weights::{
@@ -206,16 +208,9 @@ impl<B: Backend> CrossEncoder<B> {
             return Ok(f);
         }
         let head = &self.model.classifier;
-        let tensor = |t: burn::tensor::Tensor<B, 1>| {
-            t.into_data()
-                .convert::<f32>()
-                .into_vec::<f32>()
-                .map_err(|e| TrainerError::Tensor(format!("{e:?}")))
-        };
-        let [h, _] = head.weight.val().dims();
-        let classifier = tensor(head.weight.val().reshape([h]))?;
+        let classifier = host_f32(head.weight.val())?;
         let bias = match &head.bias {
-            Some(b) => tensor(b.val())?[0],
+            Some(b) => host_f32(b.val())?[0],
             None => 0.0,
         };
         let made = Arc::new(FusedCross {
@@ -278,14 +273,10 @@ impl<B: Backend> CrossEncoder<B> {
         let fused = self.uses_fused();
         for chunk in order.chunks(self.batch_size) {
             let rows: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-            let values: Vec<f32> = if fused {
+            let values = if fused {
                 self.logits_fused(&rows)?
             } else {
-                self.logits_with(&self.model, &rows, &self.device, None)
-                    .into_data()
-                    .convert::<f32>()
-                    .into_vec()
-                    .map_err(|e| TrainerError::Tensor(format!("{e:?}")))?
+                host_f32(self.logits_with(&self.model, &rows, &self.device, None))?
             };
             for (&i, v) in chunk.iter().zip(values) {
                 out[i] = v;

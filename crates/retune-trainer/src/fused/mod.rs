@@ -22,6 +22,7 @@ pub(crate) mod simd;
 
 use crate::bert::{Activation, BertConfig, BertModel};
 use crate::error::TrainerError;
+use crate::host::host_f32;
 use crate::tokenize::Tokens;
 use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
@@ -125,11 +126,7 @@ impl FusedStates {
 }
 
 fn values<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) -> Result<Vec<f32>, TrainerError> {
-    p.val()
-        .into_data()
-        .convert::<f32>()
-        .into_vec()
-        .map_err(|e| TrainerError::Tensor(format!("{e:?}")))
+    host_f32(p.val())
 }
 
 fn dense<B: Backend>(l: &Linear<B>) -> Result<Dense, TrainerError> {

@@ -77,15 +77,13 @@ const QUERY_ROWS_PER_TASK: usize = 8;
 /// scalar tail.
 const KEY_PAD: usize = 16;
 
-/// One sequence's keys for every head, transposed: `[heads][head_dim][padded len]`, zero past
-/// the sequence's length.
-fn transpose_keys(qkv: &[f32], keys_t: &mut [f32], shape: AttentionShape, lp: usize) {
-    let h = shape.hidden;
-    let hd = h / shape.heads;
+/// One sequence's keys transposed: `[hidden][padded len]`, zero past the sequence's length.
+/// Key column `c` is dimension `c % head_dim` of head `c / head_dim`, so this is also
+/// `[heads][head_dim][padded len]`.
+fn transpose_keys(qkv: &[f32], keys_t: &mut [f32], h: usize, lp: usize) {
     for (j, tok) in qkv.chunks_exact(3 * h).enumerate() {
         for (c, &kv) in tok[h..2 * h].iter().enumerate() {
-            // column c of the keys is head c / hd, dimension c % hd
-            keys_t[(c / hd * hd + c % hd) * lp + j] = kv;
+            keys_t[c * lp + j] = kv;
         }
     }
 }
@@ -115,8 +113,7 @@ multiversion! {
                 let q = &qkv[i * 3 * h + q0..i * 3 * h + q0 + hd];
                 let kt = &keys_t[head * hd * lp..(head + 1) * hd * lp];
                 // scores = (q * scale) K^T, V keys at a time, summed over the head's dimensions
-                // in one register.
-                // Two accumulators (even and odd dimensions) hide the FMA latency.
+                // in two registers (even and odd dimensions) to hide the FMA latency.
                 for (jb, block) in scores.chunks_exact_mut(V).enumerate() {
                     let mut acc = [[0.0f32; V]; 2];
                     for (d, &qd) in q.iter().enumerate() {
@@ -199,7 +196,7 @@ pub(crate) fn attention(qkv: &[f32], ctx: &mut [f32], lens: &[usize], shape: Att
         k_rest = kr;
     }
     seqs.par_iter_mut()
-        .for_each(|(q, k)| transpose_keys(q, k, shape, k.len() / h));
+        .for_each(|(q, k)| transpose_keys(q, k, h, k.len() / h));
     // Tasks: a block of query rows of one sequence, with its slice of `ctx`.
     let mut tasks: Vec<RowTask<'_>> = Vec::new();
     let mut c_rest = ctx;

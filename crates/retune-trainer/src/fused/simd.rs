@@ -5,6 +5,8 @@
 //! about 1e-7; Abramowitz-Stegun 7.1.26 for erf, absolute error below 1.5e-7 plus f32 rounding),
 //! so loops over them become SIMD code instead of one libm call per element. Sums keep 16
 //! independent partial sums, which the compiler maps onto vector lanes.
+//! Kernels use `mul_add`, one FMA instruction in the AVX2 and AVX-512 variants (on x86 CPUs
+//! without FMA, the baseline variant, it is a slower library call).
 
 /// Generates a safe function whose body is compiled for AVX-512, for AVX2+FMA and for the
 /// baseline target, and which runs the best variant the CPU supports.
