@@ -108,6 +108,12 @@ pub struct FinetuneArgs {
     /// used by the MNRL and triplet losses).
     #[arg(long, default_value_t = 1)]
     pub hard_negatives: usize,
+    /// Score every anchor against the whole corpus in every batch (MNRL over distinct
+    /// candidates: shared positives are targets, never negatives, so batches need no duplicate
+    /// check); for corpora of at most 512 documents. Mined hard negatives are then redundant
+    /// and `--hard-negatives` is not used.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    pub corpus_negatives: bool,
     /// Skip the N most similar non-positive documents when mining (likely false negatives).
     #[arg(long, default_value_t = 0)]
     pub mine_skip: usize,
@@ -128,6 +134,13 @@ pub struct FinetuneArgs {
     /// Batches summed per optimizer step.
     #[arg(long, default_value_t = 1)]
     pub grad_accumulation: usize,
+    /// Publish the saved model to this Hugging Face Hub repository (`owner/name`, created when
+    /// missing), token from `HF_TOKEN`, endpoint from `HF_ENDPOINT`.
+    #[arg(long, value_name = "REPO_ID")]
+    pub push_to_hub: Option<String>,
+    /// Create the Hub repository private (with `--push-to-hub`).
+    #[arg(long, requires = "push_to_hub")]
+    pub private: bool,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
@@ -172,6 +185,9 @@ impl FinetuneArgs {
         c.grad_accumulation = self.grad_accumulation;
         c
     }
+
+    /// The largest corpus `--corpus-negatives` embeds in every batch.
+    const MAX_CORPUS_NEGATIVES: usize = 512;
 }
 
 fn print_eval(title: &str, rows: &[(&str, BTreeMap<String, f64>)]) {
@@ -209,6 +225,7 @@ impl BackendTask for FinetuneArgs {
         _: B::Device,
         device: A::Device,
     ) -> anyhow::Result<FinetuneOutcome> {
+        let hub = self.push_to_hub.as_deref().map(publish_check).transpose()?;
         let (records, _) = read_jsonl::<TrainRecord>(&self.train, ReadMode::Strict)?;
         let holdout = ((records.len() as f64) * self.validation_ratio).round() as usize;
         if holdout >= records.len() {
@@ -274,7 +291,22 @@ impl BackendTask for FinetuneArgs {
                 e.positive.clone_from(&d.text);
             }
         }
-        if self.hard_negatives > 0 && !self.loss().uses_labels() {
+        if self.corpus_negatives {
+            if !matches!(self.loss, LossName::Mnrl) {
+                bail!("--corpus-negatives needs --loss mnrl");
+            }
+            if corpus.len() > Self::MAX_CORPUS_NEGATIVES {
+                bail!(
+                    "--corpus-negatives embeds the whole corpus in every batch; {} documents is more than {} (use --hard-negatives instead)",
+                    corpus.len(),
+                    Self::MAX_CORPUS_NEGATIVES
+                );
+            }
+            eprintln!(
+                "every batch scores its anchors against all {} corpus documents",
+                corpus.len()
+            );
+        } else if self.hard_negatives > 0 && !self.loss().uses_labels() {
             add_hard_negatives(
                 &encoder.valid(),
                 &mut train,
@@ -288,7 +320,11 @@ impl BackendTask for FinetuneArgs {
             Some(e) => Some(evaluate_retrieval(&encoder.valid(), e, &metrics, 25)?.mean_by_name()),
             None => None,
         };
-        let config = self.train_config();
+        let mut config = self.train_config();
+        if self.corpus_negatives {
+            config.sampler = retune_trainer::train::SamplerKind::Shuffled;
+            config.shared_negatives = corpus.iter().map(|d| d.text.clone()).collect();
+        }
         std::fs::create_dir_all(
             self.output
                 .parent()
@@ -368,12 +404,32 @@ impl BackendTask for FinetuneArgs {
             self.output.display(),
             log_path.display()
         );
+        if let (Some(hub), Some(repo)) = (&hub, &self.push_to_hub) {
+            publish(hub, &self.output, repo, self.private, &self.model)?;
+        }
         Ok(FinetuneOutcome {
             report,
             before,
             after,
         })
     }
+}
+
+/// Checks before training that publishing can work (a token, an `owner/name` id), so a long
+/// run does not end in an error that was knowable at its start.
+#[cfg(feature = "hub")]
+fn publish_check(repo: &str) -> anyhow::Result<retune_trainer::hub::HubConfig> {
+    let hub = retune_trainer::hub::HubConfig::from_env();
+    if !hub.has_token() {
+        bail!("--push-to-hub {repo}: set HF_TOKEN to a Hugging Face token with write access");
+    }
+    if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+        bail!("--push-to-hub {repo:?}: expected an `owner/name` repository id");
+    }
+    if hub.offline {
+        bail!("--push-to-hub {repo}: HF_HUB_OFFLINE is set");
+    }
+    Ok(hub)
 }
 
 /// The mining of `--hard-negatives N --mine-skip S`: the N most similar non-positive
@@ -465,4 +521,28 @@ fn model_card(
     }
     s.push_str("\n## Use\n\n```python\nfrom sentence_transformers import SentenceTransformer\nmodel = SentenceTransformer(\"path/to/this/folder\")\n```\n");
     s
+}
+
+#[cfg(feature = "hub")]
+fn publish(
+    hub: &retune_trainer::hub::HubConfig,
+    dir: &std::path::Path,
+    repo: &str,
+    private: bool,
+    base: &str,
+) -> anyhow::Result<()> {
+    let message = format!("Fine-tune of {base} with retune");
+    let url = retune_trainer::hub::push_folder(hub, dir, repo, private, &message)?;
+    eprintln!("published {} to {repo}: {url}", dir.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "hub"))]
+fn publish_check(repo: &str) -> anyhow::Result<()> {
+    bail!("--push-to-hub {repo}: this build has no `hub` feature")
+}
+
+#[cfg(not(feature = "hub"))]
+fn publish(_: &(), _: &std::path::Path, _: &str, _: bool, _: &str) -> anyhow::Result<()> {
+    unreachable!("publish_check refuses --push-to-hub without the hub feature")
 }

@@ -71,6 +71,18 @@ pub enum TrainerError {
         /// What to do about it.
         hint: String,
     },
+    /// A request to the Hugging Face Hub failed (the token is never part of the message).
+    #[error("Hugging Face Hub at {endpoint}: {action} {id:?}: {message}")]
+    Hub {
+        /// The repository id.
+        id: String,
+        /// The endpoint.
+        endpoint: String,
+        /// What was being done.
+        action: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Reading or writing a data file failed.
     #[error(transparent)]
     Data(#[from] retune_data::DataError),

@@ -26,6 +26,8 @@ pub mod export;
 pub mod fixture;
 pub mod fused;
 mod host;
+#[cfg(feature = "hub")]
+pub mod hub;
 pub mod loss;
 mod pooling;
 mod resolve;
@@ -37,6 +39,8 @@ mod weights;
 pub use encoder::{EncoderConfig, Engine, SentenceEncoder};
 pub use error::TrainerError;
 pub use pooling::Pooling;
+#[cfg(feature = "hub")]
+pub use resolve::resolve_model_with;
 pub use resolve::{ModelSource, full_hub_id, hf_cache_dir, resolve_model, resolve_model_in};
 pub use st_config::SentenceTransformerConfig;
 pub use tokenize::{Batch, TextTokenizer, Tokens};

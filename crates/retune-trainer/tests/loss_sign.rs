@@ -4,7 +4,7 @@
 use burn::tensor::{Distribution, Tensor};
 use retune_trainer::backend::{CpuAutodiff, cpu_device};
 use retune_trainer::loss::{
-    TripletDistance, batch_all, batch_hard, batch_semi_hard, mnrl, triplet,
+    TripletDistance, batch_all, batch_hard, batch_semi_hard, mnrl, mnrl_with_targets, triplet,
 };
 
 type A = CpuAutodiff;
@@ -40,6 +40,15 @@ fn a_gradient_step_lowers_every_loss() {
     });
     step_lowers("mnrl symmetric", 2, &|x| {
         mnrl(x[0].clone(), x[1].clone(), &[], 20.0, true)
+    });
+    step_lowers("mnrl with shared targets, symmetric", 2, &|x| {
+        mnrl_with_targets(
+            x[0].clone(),
+            x[1].clone(),
+            &labels.map(|l| l as usize),
+            20.0,
+            true,
+        )
     });
     step_lowers("triplet euclidean", 3, &|x| {
         triplet(

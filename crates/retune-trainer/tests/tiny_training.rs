@@ -9,7 +9,7 @@ use retune_trainer::backend::{Cpu, CpuAutodiff, cpu_device};
 use retune_trainer::export::save_sentence_transformer;
 use retune_trainer::fixture::tiny_bert_dir;
 use retune_trainer::loss::LossConfig;
-use retune_trainer::train::{TrainConfig, TrainExample, Trainer};
+use retune_trainer::train::{SamplerKind, TrainConfig, TrainExample, Trainer};
 use retune_trainer::{EncoderConfig, SentenceEncoder};
 
 fn examples() -> Vec<TrainExample> {
@@ -273,4 +273,58 @@ fn gradient_accumulation_matches_one_large_batch_in_step_count_and_learns() {
             .iter()
             .all(|s| s.loss.is_finite() && s.grad_norm > 0.0)
     );
+}
+
+#[test]
+fn corpus_negatives_train_full_batches_and_need_plain_mnrl() {
+    let corpus = [
+        "travel",
+        "meals",
+        "software",
+        "office supplies",
+        "cloud hosting",
+        "legal fees",
+    ];
+    let load = || {
+        SentenceEncoder::<CpuAutodiff>::load(
+            &EncoderConfig::new(tiny_bert_dir().to_str().unwrap()),
+            &cpu_device(),
+        )
+        .unwrap()
+    };
+    let mnrl = LossConfig::Mnrl {
+        scale: 20.0,
+        symmetric: true,
+    };
+    let mut config = TrainConfig::new(mnrl, 8);
+    config.batch_size = 8;
+    config.lr = 1e-3;
+    config.sampler = SamplerKind::Shuffled;
+    config.shared_negatives = corpus.iter().map(|s| s.to_string()).collect();
+    let mut t = Trainer::new(load(), config.clone());
+    let report = t.fit(&examples(), None, None).unwrap();
+    // 30 examples in shuffled batches of 8: 4 steps per epoch, though only 5 positives exist
+    // (NO_DUPLICATES would allow batches of 5 at most).
+    assert_eq!(report.steps, 8 * 4);
+    let first: f64 = report.log[..4].iter().map(|s| s.loss).sum::<f64>() / 4.0;
+    let last: f64 = report.log[report.steps - 4..]
+        .iter()
+        .map(|s| s.loss)
+        .sum::<f64>()
+        / 4.0;
+    assert!(last < first, "loss {first} -> {last}");
+    let mut again = Trainer::new(load(), config.clone());
+    again.fit(&examples(), None, None).unwrap();
+    assert_eq!(weights(&t), weights(&again), "same seed, same weights");
+    let mut cached = config;
+    cached.loss = LossConfig::CachedMnrl {
+        scale: 20.0,
+        symmetric: true,
+        mini_batch: 4,
+    };
+    let err = Trainer::new(load(), cached)
+        .fit(&examples(), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("shared_negatives"), "{err}");
 }

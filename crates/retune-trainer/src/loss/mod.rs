@@ -3,6 +3,8 @@
 //!
 //! - [`mnrl`]: MultipleNegativesRankingLoss, cosine similarity times `scale`, in-batch and hard
 //!   negatives, cross-entropy with the i-th candidate as the target; optionally symmetric.
+//!   [`mnrl_with_targets`] is the same loss over distinct candidates with a target column per
+//!   anchor, for batches where anchors share a positive.
 //! - [`triplet`]: TripletLoss, `mean(relu(d(a,p) - d(a,n) + margin))`, euclidean or cosine.
 //! - [`batch_hard`], [`batch_semi_hard`], [`batch_all`]: the batch-triplet family over labels.
 //!
@@ -18,7 +20,7 @@ mod triplet;
 
 pub use batch_triplet::{batch_all, batch_hard, batch_semi_hard};
 pub use distance::{cosine_similarity_matrix, pairwise_euclidean};
-pub use mnrl::mnrl;
+pub use mnrl::{mnrl, mnrl_with_targets};
 pub use triplet::{TripletDistance, triplet};
 
 use serde::{Deserialize, Serialize};

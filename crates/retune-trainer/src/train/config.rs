@@ -11,6 +11,9 @@ pub enum SamplerKind {
     NoDuplicates,
     /// Pairs of same-label examples (GROUP_BY_LABEL), for the batch-triplet losses.
     GroupByLabel,
+    /// Shuffled batches of `batch_size` with no duplicate check, for MNRL over distinct
+    /// candidates ([`TrainConfig::shared_negatives`]), which handles shared positives itself.
+    Shuffled,
 }
 
 /// Settings of a training run.
@@ -42,9 +45,20 @@ pub struct TrainConfig {
     pub best_metric: String,
     /// Batch sampler.
     pub sampler: SamplerKind,
+    /// Documents scored against every anchor of every batch besides the batch's own positives
+    /// and negatives (a small corpus, whole); MNRL only. Candidates are deduplicated, so a
+    /// document that is an anchor's positive is its target and never its negative.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_negatives: Vec<String>,
 }
 
 impl TrainConfig {
+    /// Whether MNRL runs over the batch's distinct candidates with a target per anchor
+    /// ([`crate::loss::mnrl_with_targets`]) rather than column by column.
+    pub fn distinct_candidates(&self) -> bool {
+        self.sampler == SamplerKind::Shuffled || !self.shared_negatives.is_empty()
+    }
+
     /// sentence-transformers' documented recipe around a loss: batch 16, lr 2e-5, warmup 0.1,
     /// weight decay 0.01, clip 1.0, NO_DUPLICATES (GROUP_BY_LABEL for batch-triplet losses).
     pub fn new(loss: LossConfig, epochs: usize) -> Self {
@@ -67,6 +81,7 @@ impl TrainConfig {
             eval_every: 0,
             best_metric: "mrr@10".into(),
             sampler,
+            shared_negatives: Vec::new(),
         }
     }
 }

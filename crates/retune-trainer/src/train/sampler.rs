@@ -45,6 +45,23 @@ pub fn no_duplicates_batches(
     batches
 }
 
+/// Shuffled examples cut into batches of `batch_size` (the last may be smaller; a batch of one
+/// example is dropped), with no duplicate check.
+pub fn shuffled_batches(
+    examples: usize,
+    batch_size: usize,
+    seed: u64,
+    epoch: usize,
+) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..examples).collect();
+    order.shuffle(&mut rng(seed, epoch));
+    order
+        .chunks(batch_size.max(2))
+        .filter(|b| b.len() > 1)
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
 /// GROUP_BY_LABEL: each label's examples, shuffled, form pairs (a label with one example is
 /// left out, an odd one out waits for the next epoch's shuffle); shuffled pairs fill batches of
 /// `batch_size` (rounded down to even), so every example in a batch has a same-label partner.
@@ -108,6 +125,25 @@ mod tests {
             batches,
             no_duplicates_batches(&ex, 16, 3, 1),
             "epochs differ"
+        );
+    }
+
+    #[test]
+    fn shuffled_batches_cover_every_example_once() {
+        let batches = shuffled_batches(41, 16, 3, 0);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            [16, 16, 9]
+        );
+        let mut all: Vec<usize> = batches.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..41).collect::<Vec<_>>());
+        assert_eq!(batches, shuffled_batches(41, 16, 3, 0), "seeded");
+        assert_ne!(batches, shuffled_batches(41, 16, 3, 1), "epochs differ");
+        assert_eq!(
+            shuffled_batches(17, 16, 0, 0).len(),
+            1,
+            "a batch of one is dropped"
         );
     }
 

@@ -9,7 +9,7 @@ use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
 use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, clip_global_norm, named_grads};
-use super::sampler::{group_by_label_batches, no_duplicates_batches};
+use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 use crate::bert::BertModel;
 use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
@@ -142,6 +142,9 @@ impl<A: AutodiffBackend> Trainer<A> {
             }
             SamplerKind::GroupByLabel => {
                 group_by_label_batches(train, self.config.batch_size, self.config.seed, epoch)
+            }
+            SamplerKind::Shuffled => {
+                shuffled_batches(train.len(), self.config.batch_size, self.config.seed, epoch)
             }
         }
     }
@@ -286,6 +289,12 @@ impl<A: AutodiffBackend> Trainer<A> {
         let anchors: Vec<&str> = examples.iter().map(|e| e.anchor.as_str()).collect();
         let a = self.embed(&anchors, seed)?;
         let loss = match self.config.loss {
+            LossConfig::Mnrl { scale, symmetric } if self.config.distinct_candidates() => {
+                let shared = self.config.shared_negatives.clone();
+                let (texts, targets) = distinct_candidates(examples, &shared);
+                let c = self.embed(&texts, seed ^ 1)?;
+                loss::mnrl_with_targets(a, c, &targets, scale, symmetric)
+            }
             LossConfig::Mnrl { scale, symmetric }
             | LossConfig::CachedMnrl {
                 scale, symmetric, ..
@@ -418,6 +427,17 @@ impl<A: AutodiffBackend> Trainer<A> {
                 ),
             ));
         }
+        if self.config.distinct_candidates() && !matches!(self.config.loss, LossConfig::Mnrl { .. })
+        {
+            return Err(TrainerError::config(
+                "train config",
+                "shared_negatives",
+                format!(
+                    "distinct candidates (shared negatives, the shuffled sampler) need the mnrl loss, not {}",
+                    self.config.loss.st_name()
+                ),
+            ));
+        }
         let started = Instant::now();
         let accum = self.config.grad_accumulation.max(1);
         let epochs: Vec<Vec<Vec<usize>>> = (0..self.config.epochs)
@@ -509,4 +529,25 @@ impl<A: AutodiffBackend> Trainer<A> {
         report.seconds = seconds_before + started.elapsed().as_secs_f64();
         Ok(report)
     }
+}
+
+/// The distinct texts among a batch's positives, its negatives and the shared negatives, in
+/// that order of first appearance, and the index of each example's positive among them.
+fn distinct_candidates<'e>(
+    examples: &[&'e TrainExample],
+    shared: &'e [String],
+) -> (Vec<&'e str>, Vec<usize>) {
+    let mut texts: Vec<&'e str> = Vec::new();
+    let mut index: HashMap<&'e str, usize> = HashMap::new();
+    let mut slot = |t: &'e str| {
+        *index.entry(t).or_insert_with(|| {
+            texts.push(t);
+            texts.len() - 1
+        })
+    };
+    let targets: Vec<usize> = examples.iter().map(|e| slot(&e.positive)).collect();
+    for t in examples.iter().flat_map(|e| &e.negatives).chain(shared) {
+        slot(t);
+    }
+    (texts, targets)
 }
