@@ -420,15 +420,8 @@ impl BackendTask for FinetuneArgs {
 #[cfg(feature = "hub")]
 fn publish_check(repo: &str) -> anyhow::Result<retune_trainer::hub::HubConfig> {
     let hub = retune_trainer::hub::HubConfig::from_env();
-    if !hub.has_token() {
-        bail!("--push-to-hub {repo}: set HF_TOKEN to a Hugging Face token with write access");
-    }
-    if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
-        bail!("--push-to-hub {repo:?}: expected an `owner/name` repository id");
-    }
-    if hub.offline {
-        bail!("--push-to-hub {repo}: HF_HUB_OFFLINE is set");
-    }
+    retune_trainer::hub::check_publish(&hub, repo)
+        .with_context(|| format!("--push-to-hub {repo}"))?;
     Ok(hub)
 }
 

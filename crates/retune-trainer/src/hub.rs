@@ -255,6 +255,26 @@ pub fn download_model(
     snapshot.ok_or_else(|| not_found("the download of config.json gave no snapshot folder".into()))
 }
 
+/// What publishing needs that can be checked without the network: a token, the network
+/// allowed, an `owner/name` id (returned split). [`push_folder`] checks it first; a caller
+/// about to spend an hour training can check it before it starts.
+pub fn check_publish<'a>(
+    config: &HubConfig,
+    repo_id: &'a str,
+) -> Result<(&'a str, &'a str), TrainerError> {
+    if config.token.is_none() {
+        return Err(config.error(
+            repo_id,
+            "publish",
+            "no token: set HF_TOKEN to a token with write access",
+        ));
+    }
+    if config.offline {
+        return Err(config.error(repo_id, "publish", "HF_HUB_OFFLINE is set"));
+    }
+    split_repo_id(repo_id).map_err(|e| config.error(repo_id, "publish", e))
+}
+
 /// Publishes the model folder `dir` as the model repository `repo_id` (created when missing,
 /// private when asked) in one commit of every file under it, and returns the commit's URL.
 /// Needs a token with write access ([`HubConfig::with_token`] or `HF_TOKEN`).
@@ -272,17 +292,7 @@ pub fn push_folder(
             problem: "not a model folder: nothing to publish".into(),
         });
     }
-    if config.token.is_none() {
-        return Err(config.error(
-            repo_id,
-            "publish",
-            "no token: set HF_TOKEN to a token with write access",
-        ));
-    }
-    if config.offline {
-        return Err(config.error(repo_id, "publish", "HF_HUB_OFFLINE is set"));
-    }
-    let (owner, name) = split_repo_id(repo_id).map_err(|e| config.error(repo_id, "publish", e))?;
+    let (owner, name) = check_publish(config, repo_id)?;
     config
         .probe()
         .map_err(|e| config.error(repo_id, "publish", e))?;
