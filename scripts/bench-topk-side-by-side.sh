@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Exact top-k side by side: retune's bench-topk (gemm, blocked, bounded top-k) and numpy's
+# Exact top-k side by side: retune's bench-topk on both kernels (f32 gemm; AMX bf16 screen +
+# exact rescore, which falls back to gemm on CPUs without AMX) and numpy's
 # chunked `q @ d.T` + `argpartition`, same sizes, same machine, one after the other.
 # Installs numpy into .retune-cache/bench-venv on first use. CI does not run this.
 #
@@ -14,8 +15,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 cd "$root"
 cargo build --release -q -p retune-examples --bin bench-topk
-retune=$(./target/release/bench-topk --queries "$q" --docs "$d" --dim "$dim" --k "$k" | tee /dev/stderr)
-rs=$(printf '%s\n' "$retune" | tail -1 | awk -F'|' '{gsub(/ /, "", $7); print $7}')
+secs() { printf '%s\n' "$1" | tail -1 | awk -F'|' '{gsub(/ /, "", $8); print $8}'; }
+gemm=$(./target/release/bench-topk --queries "$q" --docs "$d" --dim "$dim" --k "$k" --kernel gemm | tee /dev/stderr)
+amx=$(./target/release/bench-topk --queries "$q" --docs "$d" --dim "$dim" --k "$k" --kernel amx | tee /dev/stderr)
+rs=$(secs "$gemm")
+ra=$(secs "$amx")
 np=$("$venv/bin/python" - "$q" "$d" "$dim" "$k" <<'PY'
 import sys, time
 import numpy as np
@@ -38,6 +42,7 @@ PY
 )
 gflop=$(python3 -c "print(2*$q*$d*$dim/1e9)")
 printf '\n| engine | seconds | GFLOP/s |\n|---|---|---|\n'
-printf '| retune (gemm) | %s | %.1f |\n' "$rs" "$(python3 -c "print($gflop/$rs)")"
+printf '| retune (gemm, f32) | %s | %.1f |\n' "$rs" "$(python3 -c "print($gflop/$rs)")"
+printf '| retune (%s) | %s | %.1f |\n' "$(printf '%s\n' "$amx" | tail -1 | awk -F'|' '{gsub(/ /, "", $2); print $2}')" "$ra" "$(python3 -c "print($gflop/$ra)")"
 printf '| numpy %s | %s | %.1f |\n' "$("$venv/bin/python" -c 'import numpy; print(numpy.__version__)')" "$np" "$(python3 -c "print($gflop/$np)")"
-printf 'numpy / retune time ratio: %.2f\n' "$(python3 -c "print($np/$rs)")"
+printf 'numpy / retune time ratio: %.2f (gemm), %.2f (amx)\n' "$(python3 -c "print($np/$rs)")" "$(python3 -c "print($np/$ra)")"

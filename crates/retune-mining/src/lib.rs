@@ -20,4 +20,6 @@ mod miner;
 mod search;
 
 pub use miner::{Mined, MiningConfig, Sampling, Strategy, mine_negatives, normalize_text};
-pub use search::{Hit, exact_top_k, exact_top_k_flat};
+pub use search::{
+    Hit, Kernel, SCREEN_MIN_SCORES, exact_top_k, exact_top_k_flat, exact_top_k_flat_with,
+};

@@ -1,9 +1,11 @@
-//! `bench-topk [--queries 20000] [--docs 200000] [--dim 384] [--k 10]`: exact top-k over random
-//! unit vectors; prints time, achieved GFLOP/s (2 * queries * docs * dim / seconds) and peak
-//! resident memory. A benchmark, not a test: compare ratios measured side by side.
+//! `bench-topk [--queries 20000] [--docs 200000] [--dim 384] [--k 10] [--kernel auto|gemm|amx]`:
+//! exact top-k over random unit vectors; prints the kernel that ran, time, achieved GFLOP/s
+//! (2 * queries * docs * dim / seconds, the f32 work whatever the kernel) and peak resident
+//! memory. A benchmark, not a test: compare ratios measured side by side.
 
 use clap::Parser;
 use rand::{Rng, SeedableRng};
+use retune_mining::Kernel;
 use std::time::Instant;
 
 /// Time exact top-k search.
@@ -22,6 +24,20 @@ struct Args {
     /// Results per query.
     #[arg(long, default_value_t = 10)]
     k: usize,
+    /// Scoring kernel: auto (AMX screening where the CPU has it), gemm (f32) or amx.
+    #[arg(long, default_value = "auto", value_parser = parse_kernel)]
+    kernel: Kernel,
+}
+
+fn parse_kernel(s: &str) -> Result<Kernel, String> {
+    match s {
+        "auto" => Ok(Kernel::Auto),
+        "gemm" => Ok(Kernel::Gemm),
+        "amx" => Ok(Kernel::Amx),
+        other => Err(format!(
+            "unknown kernel {other:?}: expected auto, gemm or amx"
+        )),
+    }
 }
 
 fn unit_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
@@ -49,16 +65,17 @@ fn main() {
     let d = unit_rows(a.docs, a.dim, 2);
     let inputs_mb = ((q.len() + d.len()) * 4) as f64 / 1e6;
     let t = Instant::now();
-    let hits = retune_mining::exact_top_k_flat(&q, &d, a.dim, a.k);
+    let kernel = a.kernel.resolve(a.queries, a.docs);
+    let hits = retune_mining::exact_top_k_flat_with(&q, &d, a.dim, a.k, a.kernel);
     let secs = t.elapsed().as_secs_f64();
     let flops = 2.0 * a.queries as f64 * a.docs as f64 * a.dim as f64;
     assert_eq!(hits.len(), a.queries);
     println!(
-        "| queries | docs | dim | k | threads | seconds | GFLOP/s | FLOP bound at 360 GFLOP/s | inputs MB | peak RSS MB |"
+        "| kernel | queries | docs | dim | k | threads | seconds | GFLOP/s | FLOP bound at 360 GFLOP/s | inputs MB | peak RSS MB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {} | {} | {} | {} | {secs:.2} | {:.1} | {:.2} s | {inputs_mb:.0} | {:.0} |",
+        "| {kernel:?} | {} | {} | {} | {} | {} | {secs:.2} | {:.1} | {:.2} s | {inputs_mb:.0} | {:.0} |",
         a.queries,
         a.docs,
         a.dim,
