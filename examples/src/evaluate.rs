@@ -4,7 +4,8 @@
 //!
 //! Every system retrieves the top `--top` documents for each query; with `--reranker R` (a
 //! local cross-encoder folder or Hub id), every model appears twice, alone and then with its
-//! top `--top` re-ranked by R, the re-ranked row right after it. Metrics per system,
+//! top `--top` re-ranked by R, the re-ranked row right after it, and a third row fusing both
+//! scores when a fusion weight is known (`--fuse-on`, or R's `retune_fusion.json`). Metrics per system,
 //! differences against the first with 95% paired-bootstrap intervals, randomization p-values
 //! and per-query wins and losses; a markdown table on stdout (or JSON with `--json`). With
 //! `--out`: `metrics.json`, `per_query.csv`, `chart.png` and `chart.svg`. Every run appends
@@ -12,6 +13,7 @@
 //! prints what changed since the run before.
 
 use crate::cache::embed_cached;
+use crate::fusion::{Fusion, fuse, retriever_scores};
 use crate::report::{EvalReport, SystemResult};
 use crate::rerank::rerank;
 use crate::runs::{RunRecord, append_run, compare_runs, last_run};
@@ -50,6 +52,12 @@ pub struct EvaluateArgs {
     /// or a fine-tune's `cohere:<id>-ft`).
     #[arg(long)]
     pub reranker: Option<String>,
+    /// Labeled queries (course format) on which to choose the weight of a fusion of each
+    /// model's scores with the re-ranker's (`fusion`); without it, the `retune_fusion.json`
+    /// that `finetune-reranker` saves in a re-ranker folder is used when there is one. Never
+    /// the file being evaluated.
+    #[arg(long, requires = "reranker")]
+    pub fuse_on: Option<PathBuf>,
     /// Cohere's API for `--reranker cohere:...` (a mock or proxy in tests).
     #[arg(long, default_value = retune_providers::cohere::COHERE_BASE_URL)]
     pub cohere_base_url: String,
@@ -167,6 +175,21 @@ impl BackendTask for EvaluateArgs {
             }),
             None => None,
         };
+        let fuse_on = match &self.fuse_on {
+            Some(path) if same_file(path, &self.queries) => bail!(
+                "--fuse-on {} is the file being evaluated: choose the fusion weight on other queries",
+                path.display()
+            ),
+            Some(path) => Some(EvalSet {
+                queries: read_jsonl::<EvalItem>(path, ReadMode::Strict)?.0,
+                corpus: set.corpus.clone(),
+            }),
+            None => None,
+        };
+        let saved_fusion = match (&self.reranker, &fuse_on) {
+            (Some(r), None) if Path::new(r).is_dir() => Fusion::load(Path::new(r))?,
+            _ => None,
+        };
         let mut systems = Vec::new();
         for (model, name) in self.models.iter().zip(&names) {
             let config = EncoderConfig::new(model)
@@ -197,6 +220,45 @@ impl BackendTask for EvaluateArgs {
                     model: format!("{model} + {r_name}"),
                     evaluation: evaluate_ranked(&set, &rr.ranked, &metrics),
                 });
+                let fusion = match &fuse_on {
+                    Some(vset) => {
+                        let vq: Vec<&str> = vset.queries.iter().map(|q| q.input.as_str()).collect();
+                        let (ve, _) = embed_cached(&enc, &vq, Some(&self.cache_dir))?;
+                        let vranked = rank_embeddings(&ve, &d, self.top);
+                        let vrr = match r {
+                            AnyReranker::Local(r) => {
+                                rerank(r.as_ref(), &vq, &vset.corpus, &vranked)?
+                            }
+                            AnyReranker::Cohere(r) => rerank(r, &vq, &vset.corpus, &vranked)?,
+                        };
+                        let vret = retriever_scores(&ve, &d, &vranked);
+                        let metric = Metric::Mrr(Some(10));
+                        Some(Fusion::choose(vset, &vranked, &vret, &vrr.scores, metric))
+                    }
+                    None => saved_fusion.clone(),
+                };
+                if let Some(f) = fusion {
+                    eprintln!(
+                        "fusing {name} with {r_name}: re-ranker weight {:.2} (chosen by {} on {})",
+                        f.reranker_weight,
+                        f.metric,
+                        self.fuse_on.as_ref().map_or_else(
+                            || format!("{r_name}'s validation split"),
+                            |p| p.display().to_string()
+                        )
+                    );
+                    let fused = fuse(
+                        &ranked,
+                        &retriever_scores(&q, &d, &ranked),
+                        &rr.scores,
+                        f.reranker_weight,
+                    );
+                    systems.push(SystemResult {
+                        name: format!("{name} + {r_name}, fused"),
+                        model: format!("{model} + {r_name} fused {:.2}", f.reranker_weight),
+                        evaluation: evaluate_ranked(&set, &fused, &metrics),
+                    });
+                }
             }
         }
         let report = EvalReport::build(metrics, systems, self.resamples)?;
@@ -224,5 +286,13 @@ impl BackendTask for EvaluateArgs {
             }
         }
         Ok(report)
+    }
+}
+
+/// Whether two paths name the same file (after resolving links), or the same path text.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
     }
 }

@@ -114,6 +114,10 @@ pub struct FinetuneArgs {
     /// and `--hard-negatives` is not used.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     pub corpus_negatives: bool,
+    /// Average the weights of the last N epochs and save the mean instead of the best
+    /// validated epoch (stochastic weight averaging; 0: keep the best epoch).
+    #[arg(long, default_value_t = 0)]
+    pub average_last_epochs: usize,
     /// Skip the N most similar non-positive documents when mining (likely false negatives).
     #[arg(long, default_value_t = 0)]
     pub mine_skip: usize,
@@ -183,6 +187,7 @@ impl FinetuneArgs {
         c.eval_every = self.eval_every;
         c.best_metric = self.best_metric.clone();
         c.grad_accumulation = self.grad_accumulation;
+        c.average_last_epochs = self.average_last_epochs;
         c
     }
 
@@ -373,6 +378,13 @@ impl BackendTask for FinetuneArgs {
             config.best_metric,
             report.best
         );
+        if let Some((n, m)) = &report.average {
+            eprintln!(
+                "saving the mean of the last {n} epochs' weights: validation {} = {:.4}",
+                config.best_metric,
+                m.get(&config.best_metric).copied().unwrap_or(f64::NAN)
+            );
+        }
         let after = match &eval {
             Some(e) => Some(evaluate_retrieval(&trained, e, &metrics, 25)?.mean_by_name()),
             None => None,

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod chart;
 pub mod evaluate;
 pub mod finetune;
+pub mod fusion;
 pub mod report;
 pub mod rerank;
 pub mod review_server;

@@ -12,6 +12,8 @@ pub struct Reranked {
     pub ranked: Vec<Vec<usize>>,
     /// Seconds spent scoring each query's candidates.
     pub seconds: Vec<f64>,
+    /// The re-ranker's score of each query's candidates, in the retriever's order.
+    pub scores: Vec<Vec<f32>>,
 }
 
 impl Reranked {
@@ -41,14 +43,20 @@ pub fn rerank<R: Reranker>(
 ) -> Result<Reranked, R::Error> {
     let mut ranked = Vec::with_capacity(queries.len());
     let mut seconds = Vec::with_capacity(queries.len());
+    let mut all_scores = Vec::with_capacity(queries.len());
     for (q, cands) in queries.iter().zip(candidates) {
         let docs: Vec<&str> = cands.iter().map(|&i| corpus[i].text.as_str()).collect();
         let start = Instant::now();
         let scores = reranker.score(q, &docs)?;
         seconds.push(start.elapsed().as_secs_f64());
         ranked.push(order_by_score(&scores).iter().map(|&i| cands[i]).collect());
+        all_scores.push(scores);
     }
-    Ok(Reranked { ranked, seconds })
+    Ok(Reranked {
+        ranked,
+        seconds,
+        scores: all_scores,
+    })
 }
 
 #[cfg(test)]

@@ -77,6 +77,17 @@ fn finetune_reranker_then_evaluate_with_it() {
     );
     let stdout = String::from_utf8_lossy(&ft.stdout);
     assert!(stdout.contains("+ re-ranker |"), "{stdout}");
+    assert!(stdout.contains("+ re-ranker, fused (weight "), "{stdout}");
+    assert!(
+        stderr.contains("score fusion chosen on the validation split"),
+        "{stderr}"
+    );
+    let fusion: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("retune_fusion.json")).unwrap())
+            .unwrap();
+    let w = fusion["reranker_weight"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&w), "{fusion}");
+    assert_eq!(fusion["validation"].as_array().unwrap().len(), 21);
     assert!(
         stdout.contains("re-ranking latency for 5 candidates per query"),
         "{stdout}"
@@ -126,14 +137,33 @@ fn finetune_reranker_then_evaluate_with_it() {
         [
             "a".to_string(),
             format!("a + {r}"),
+            format!("a + {r}, fused"),
             "b".into(),
-            format!("b + {r}")
+            format!("b + {r}"),
+            format!("b + {r}, fused"),
         ]
     );
-    // Re-ranking the top 5 cannot change recall@5.
-    assert_eq!(
-        json["systems"][0]["metrics"]["recall@5"],
-        json["systems"][1]["metrics"]["recall@5"]
-    );
-    assert_eq!(json["comparisons"].as_array().unwrap().len(), 3 * 12);
+    assert!(stderr.contains("validation split"), "{stderr}");
+    // Re-ranking (fused or not) the top 5 cannot change recall@5.
+    for i in [1, 2] {
+        assert_eq!(
+            json["systems"][0]["metrics"]["recall@5"],
+            json["systems"][i]["metrics"]["recall@5"]
+        );
+    }
+    assert_eq!(json["comparisons"].as_array().unwrap().len(), 5 * 12);
+
+    // The fusion weight is never chosen on the file being evaluated.
+    let refused = Command::new(env!("CARGO_BIN_EXE_evaluate"))
+        .args(["--queries".as_ref(), eval.as_os_str()])
+        .args(["--corpus".as_ref(), cats.as_os_str()])
+        .args(["--model".as_ref(), model.as_os_str(), "--reranker".as_ref()])
+        .arg(&out)
+        .args(["--fuse-on".as_ref(), eval.as_os_str()])
+        .args(["--cache-dir".as_ref(), cache.as_os_str()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("is the file being evaluated"), "{stderr}");
 }

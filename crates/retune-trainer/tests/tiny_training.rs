@@ -197,6 +197,28 @@ fn eval_set() -> retune_trainer::train::EvalSet {
     }
 }
 
+/// Copies checkpoint `name` from `from` into `to`; returns its new folder.
+fn copy_checkpoint(from: &std::path::Path, to: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let dst = to.join(name);
+    std::fs::create_dir(&dst).unwrap();
+    for f in std::fs::read_dir(from.join(name)).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dst.join(f.file_name())).unwrap();
+    }
+    dst
+}
+
+/// Resumes `t` from the newest checkpoint in `dir`.
+fn resume(
+    t: &mut Trainer<CpuAutodiff>,
+    train_set: &[TrainExample],
+    eval: &retune_trainer::train::EvalSet,
+    dir: &std::path::Path,
+) -> retune_trainer::train::TrainReport {
+    t.fit_resumable(train_set, Some(eval), None, Some(dir), true)
+        .unwrap()
+}
+
 #[test]
 fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
     let train_set = examples();
@@ -217,25 +239,12 @@ fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
     // A run killed after epoch 2, while writing checkpoint 3: its folder holds checkpoint 2
     // and a torn `.partial` folder.
     let resumed_dir = tempfile::tempdir().unwrap();
-    let two = resumed_dir.path().join("checkpoint-002");
-    std::fs::create_dir(&two).unwrap();
-    for f in std::fs::read_dir(full_dir.path().join("checkpoint-002")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), two.join(f.file_name())).unwrap();
-    }
+    copy_checkpoint(full_dir.path(), resumed_dir.path(), "checkpoint-002");
     let torn = resumed_dir.path().join(".checkpoint-003.999.partial");
     std::fs::create_dir(&torn).unwrap();
     std::fs::write(torn.join("model.safetensors"), b"half a file").unwrap();
     let mut resumed = trainer(3, 2);
-    let report = resumed
-        .fit_resumable(
-            &train_set,
-            Some(&eval),
-            None,
-            Some(resumed_dir.path()),
-            true,
-        )
-        .unwrap();
+    let report = resume(&mut resumed, &train_set, &eval, resumed_dir.path());
     assert_eq!(report.steps, full_report.steps);
     assert_eq!(report.log.len(), full_report.log.len());
     assert_eq!(report.evals.len(), full_report.evals.len());
@@ -327,4 +336,73 @@ fn corpus_negatives_train_full_batches_and_need_plain_mnrl() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("shared_negatives"), "{err}");
+}
+
+/// Every tensor of a safetensors file as f32 values.
+fn tensors(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<f32>> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let v = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, v)
+        })
+        .collect()
+}
+
+#[test]
+fn weight_average_of_the_last_epochs_is_the_result_and_resumes_exactly() {
+    let train_set = examples();
+    let eval = eval_set();
+    let averaged = |epochs: usize| {
+        let mut t = trainer(epochs, 1);
+        t.config.average_last_epochs = 2;
+        t
+    };
+    let full_dir = tempfile::tempdir().unwrap();
+    let mut full = averaged(3);
+    let full_report = full
+        .fit_resumable(&train_set, Some(&eval), None, Some(full_dir.path()), false)
+        .unwrap();
+    let (count, result) = full_report.average.clone().expect("an averaged validation");
+    assert_eq!(count, 2);
+    assert!(result.contains_key("mrr@10"));
+
+    // The saved mean is the mean of the weights after epochs 2 and 3.
+    let ck = |n: &str, f: &str| tensors(&full_dir.path().join(n).join(f));
+    let (two, three) = (
+        ck("checkpoint-002", "model.safetensors"),
+        ck("checkpoint-003", "model.safetensors"),
+    );
+    let mean = ck("checkpoint-003", "average.safetensors");
+    assert_eq!(mean.len(), three.len());
+    let mut moved = 0.0f32;
+    for (name, m) in &mean {
+        for (i, &x) in m.iter().enumerate() {
+            let want = (two[name][i] + three[name][i]) / 2.0;
+            assert!((x - want).abs() <= 1e-6 * (1.0 + want.abs()), "{name}[{i}]");
+            moved = moved.max((x - three[name][i]).abs());
+        }
+    }
+    assert!(moved > 1e-5, "the mean differs from the last weights");
+
+    // The result is the mean, not the last or the best epoch.
+    let mut plain = trainer(3, 1);
+    plain.fit(&train_set, None, None).unwrap();
+    let flat = |w: Vec<Vec<f32>>| w.concat();
+    assert!(max_abs_diff(&flat(weights(&full)), &flat(weights(&plain))) > 1e-5);
+
+    // Resumed from epoch 2 (whose checkpoint holds a mean of one), it ends on the same mean.
+    let resumed_dir = tempfile::tempdir().unwrap();
+    let dst = copy_checkpoint(full_dir.path(), resumed_dir.path(), "checkpoint-002");
+    assert!(dst.join("average.safetensors").is_file());
+    let mut resumed = averaged(3);
+    let report = resume(&mut resumed, &train_set, &eval, resumed_dir.path());
+    assert_eq!(report.average, full_report.average);
+    assert_eq!(weights(&resumed), weights(&full));
 }

@@ -8,6 +8,8 @@
 //! non-positive documents. The first `--validation-ratio` of T is held out: its queries'
 //! top `--top` candidates from R are re-ranked after each epoch and the best weights kept. With
 //! `--eval`, R alone and R + the re-ranker are measured with the same metrics as `evaluate`.
+//! The weight of a fusion of R's and the re-ranker's scores is chosen on the same validation
+//! queries and saved as `retune_fusion.json` in DIR (`evaluate --reranker DIR` applies it).
 
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -16,6 +18,7 @@ use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, read_jsonl};
 use retune_examples::cache::embed_cached;
 use retune_examples::evaluate::metrics_for;
 use retune_examples::finetune::hard_negative_mining;
+use retune_examples::fusion::{Fusion, fuse, retriever_scores};
 use retune_examples::report::{EvalReport, SystemResult};
 use retune_examples::rerank::rerank;
 use retune_examples::{BackendChoice, BackendTask, dispatch};
@@ -254,6 +257,44 @@ impl BackendTask for Args {
             report.best
         );
         trained.save(&self.output, &card)?;
+        let fusion = if holdout > 0 {
+            let val_set = EvalSet {
+                queries: validation
+                    .iter()
+                    .map(|v| EvalItem {
+                        input: v.query.clone(),
+                        expected: v.relevant.clone(),
+                    })
+                    .collect(),
+                corpus: corpus.clone(),
+            };
+            let val_texts: Vec<&str> = validation.iter().map(|v| v.query.as_str()).collect();
+            let val_rr = rerank(&trained, &val_texts, &corpus, &val_ranked)?;
+            let val_ret = retriever_scores(&q[..holdout], &d, &val_ranked);
+            let metric = config.best_metric.parse().map_err(|_| {
+                anyhow::anyhow!("--best-metric: unknown metric {:?}", config.best_metric)
+            })?;
+            let fusion = Fusion::choose(&val_set, &val_ranked, &val_ret, &val_rr.scores, metric);
+            let at = |w: f64| {
+                fusion
+                    .validation
+                    .iter()
+                    .find(|(x, _)| (x - w).abs() < 1e-9)
+                    .map_or(f64::NAN, |p| p.1)
+            };
+            eprintln!(
+                "score fusion chosen on the validation split: re-ranker weight {:.2} ({} {:.4}; retriever alone {:.4}, re-ranker alone {:.4})",
+                fusion.reranker_weight,
+                fusion.metric,
+                at(fusion.reranker_weight),
+                at(0.0),
+                at(1.0)
+            );
+            fusion.save(&self.output)?;
+            Some(fusion)
+        } else {
+            None
+        };
         eprintln!(
             "saved the re-ranker to {} (training log: {})",
             self.output.display(),
@@ -281,7 +322,21 @@ impl BackendTask for Args {
                         model: self.output.display().to_string(),
                         evaluation: evaluate_ranked(&set, &rr.ranked, &metrics),
                     },
-                ],
+                ]
+                .into_iter()
+                .chain(fusion.map(|f| {
+                    let ret = retriever_scores(&eq, &d, &ranked);
+                    let fused = fuse(&ranked, &ret, &rr.scores, f.reranker_weight);
+                    SystemResult {
+                        name: format!(
+                            "{retriever_id} + re-ranker, fused (weight {:.2})",
+                            f.reranker_weight
+                        ),
+                        model: self.output.display().to_string(),
+                        evaluation: evaluate_ranked(&set, &fused, &metrics),
+                    }
+                }))
+                .collect(),
                 10_000,
             )?;
             println!(

@@ -2,13 +2,15 @@
 //!
 //! After each epoch the trainer writes `checkpoint-NNN/` (NNN = epochs done) under the
 //! checkpoint folder: `model.safetensors` (current weights), `optimizer.safetensors` (AdamW's
-//! `m.*` / `v.*` moments), `best.safetensors` (the best validated weights, when any) and
+//! `m.*` / `v.*` moments), `best.safetensors` (the best validated weights, when any),
+//! `average.safetensors` (the running weight average, when one is kept) and
 //! `state.json` (steps, optimizer step, the report so far, the config). Each is built in a
 //! `.partial` folder and renamed into place, so a kill during the write leaves the previous
 //! checkpoint intact and only a `.partial` folder, which resuming ignores; the two newest are
 //! kept. Batches depend only on (seed, epoch) and dropout masks on (seed, step), so a run
 //! resumed from epoch N continues with exactly the steps the uninterrupted run took.
 
+use super::average::WeightAverage;
 use super::config::TrainConfig;
 use super::optim::AdamW;
 use super::trainer::{StepLog, TrainReport};
@@ -44,6 +46,9 @@ pub struct CheckpointState {
     pub seconds: f64,
     /// The run's settings (a resume must use the same).
     pub config: TrainConfig,
+    /// Models in `average.safetensors` (0: none).
+    #[serde(default)]
+    pub average_count: usize,
 }
 
 /// The newest complete checkpoint under `dir` (one with `state.json`), if any.
@@ -83,6 +88,7 @@ pub(crate) fn save_checkpoint<B: Backend>(
     model: &BertModel<B>,
     optimizer: &AdamW<B>,
     best: Option<&BertModel<B>>,
+    average: Option<&WeightAverage>,
     state: &CheckpointState,
 ) -> Result<PathBuf, TrainerError> {
     std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
@@ -95,6 +101,9 @@ pub(crate) fn save_checkpoint<B: Backend>(
             let mut w = BTreeMap::new();
             collect_params(b, &mut w);
             write_safetensors(&tmp.join("best.safetensors"), &w)?;
+        }
+        if let Some(a) = average.filter(|a| a.count > 0) {
+            a.save(&tmp.join("average.safetensors"))?;
         }
         let mut o = BTreeMap::new();
         named_values("m.", &optimizer.m, &mut o);
@@ -185,6 +194,7 @@ impl CheckpointState {
             evals: self.evals.clone(),
             best: self.best,
             seconds: self.seconds,
+            average: None,
         }
     }
 }

@@ -50,6 +50,15 @@ pub struct TrainConfig {
     /// document that is an anchor's positive is its target and never its negative.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shared_negatives: Vec<String>,
+    /// Average the weights at the end of each of the last this many epochs and make the mean
+    /// the run's result ([`crate::train::WeightAverage`]); 0 keeps the best validated (or
+    /// the last) weights.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub average_last_epochs: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl TrainConfig {
@@ -82,6 +91,7 @@ impl TrainConfig {
             best_metric: "mrr@10".into(),
             sampler,
             shared_negatives: Vec::new(),
+            average_last_epochs: 0,
         }
     }
 }

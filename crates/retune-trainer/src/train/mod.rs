@@ -1,6 +1,7 @@
 //! Fine-tuning a [`SentenceEncoder`](crate::SentenceEncoder): training examples, seeded batch
 //! samplers, AdamW with Hugging Face's defaults and schedule, retrieval evaluation, the loop.
 
+mod average;
 mod checkpoint;
 mod config;
 mod evaluator;
@@ -9,6 +10,7 @@ mod optim;
 mod sampler;
 mod trainer;
 
+pub use average::WeightAverage;
 pub use checkpoint::{CheckpointState, latest_checkpoint};
 pub use config::{SamplerKind, TrainConfig};
 pub use evaluator::{

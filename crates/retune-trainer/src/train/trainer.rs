@@ -2,6 +2,7 @@
 //! configured loss, gradient accumulation, global-norm clipping, AdamW on the linear schedule,
 //! evaluation on a validation set, the best model kept by a chosen metric, a JSONL log.
 
+use super::average::WeightAverage;
 use super::checkpoint::{
     CheckpointState, latest_checkpoint, load_state, load_weights, save_checkpoint,
 };
@@ -56,6 +57,8 @@ pub struct TrainReport {
     pub best: Option<(usize, f64)>,
     /// Wall time of the run.
     pub seconds: f64,
+    /// Validation of the averaged weights (`average_last_epochs`), and how many were averaged.
+    pub average: Option<(usize, BTreeMap<String, f64>)>,
 }
 
 /// Trains an encoder.
@@ -67,12 +70,20 @@ pub struct Trainer<A: AutodiffBackend> {
     optimizer: AdamW<A::InnerBackend>,
     tokens: HashMap<String, Tokens>,
     best: Option<BertModel<A::InnerBackend>>,
+    average: WeightAverage,
 }
 
 #[derive(Serialize)]
 struct EvalLog<'a> {
     step: usize,
     eval: &'a BTreeMap<String, f64>,
+}
+
+#[derive(Serialize)]
+struct AverageLog<'a> {
+    step: usize,
+    averaged_epochs: usize,
+    eval_average: &'a BTreeMap<String, f64>,
 }
 
 impl TrainReport {
@@ -123,15 +134,24 @@ impl<A: AutodiffBackend> Trainer<A> {
             optimizer,
             tokens: HashMap::new(),
             best: None,
+            average: WeightAverage::default(),
         }
     }
 
-    /// The trained encoder for inference: the best validated weights when there was a
-    /// validation set, else the last.
+    /// The trained encoder for inference: the weight average when the config keeps one,
+    /// else the best validated weights when there was a validation set, else the last.
     pub fn inference_encoder(&self) -> SentenceEncoder<A::InnerBackend> {
+        let valid = self.encoder.valid();
+        if self.average.count > 0 {
+            let model = self
+                .average
+                .model(&valid.model, &valid.device().clone())
+                .expect("the average has the model's own names and shapes");
+            return self.encoder.with_model(model);
+        }
         match &self.best {
             Some(best) => self.encoder.with_model(best.clone()),
-            None => self.encoder.valid(),
+            None => valid,
         }
     }
 
@@ -400,6 +420,13 @@ impl<A: AutodiffBackend> Trainer<A> {
         } else {
             None
         };
+        let average = ckpt.join("average.safetensors");
+        self.average = if state.average_count > 0 && average.is_file() {
+            let template = self.encoder.model.valid();
+            WeightAverage::load(&average, state.average_count, &template, &inner_device)?
+        } else {
+            WeightAverage::default()
+        };
         *report = state.report();
         Ok(state.epochs_done)
     }
@@ -505,6 +532,9 @@ impl<A: AutodiffBackend> Trainer<A> {
             {
                 self.evaluate(eval, report.steps, &mut report, &mut log)?;
             }
+            if epoch + self.config.average_last_epochs >= self.config.epochs {
+                self.average.add(&self.encoder.model.valid());
+            }
             if let Some(dir) = checkpoints {
                 let state = CheckpointState {
                     epochs_done: epoch + 1,
@@ -515,17 +545,34 @@ impl<A: AutodiffBackend> Trainer<A> {
                     best: report.best,
                     seconds: seconds_before + started.elapsed().as_secs_f64(),
                     config: self.config.clone(),
+                    average_count: self.average.count,
                 };
                 save_checkpoint(
                     dir,
                     &self.encoder.model.valid(),
                     &self.optimizer,
                     self.best.as_ref(),
+                    Some(&self.average),
                     &state,
                 )?;
             }
         }
         bar.finish_and_clear();
+        if let Some(eval) = eval
+            && self.average.count > 0
+        {
+            let averaged = self.inference_encoder();
+            let result =
+                evaluate_retrieval(&averaged, eval, &retrieval_metrics(), 10)?.mean_by_name();
+            if let Some(w) = &mut log {
+                w.append(&AverageLog {
+                    step: report.steps,
+                    averaged_epochs: self.average.count,
+                    eval_average: &result,
+                })?;
+            }
+            report.average = Some((self.average.count, result));
+        }
         report.seconds = seconds_before + started.elapsed().as_secs_f64();
         Ok(report)
     }
