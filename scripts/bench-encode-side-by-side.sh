@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Encoding speed side by side: retune's `embed --bench` (Burn model and fused CPU path) on the
+# Encoding speed side by side: retune's `embed --bench` (Burn model, fused CPU path, and the
+# bf16 AMX path where the CPU has it) on the
 # course eval transactions, between two measurements of this machine's fp32 GEMM rate (numpy's
 # OpenBLAS, 2 threads, the encoder's largest product). The machines are shared and their speed
 # drifts, so the table also scales sentence-transformers' anchor (283.6 texts/s at batch 32,
@@ -74,4 +75,5 @@ printf '%s\n' "$table" | awk -F'|' -v g1="$g1" -v g2="$g2" -v st="$st32" '
     printf "| sentence-transformers anchor, scaled to this GEMM rate | %.1f | %.1f | 69%% |\n", anchor, 0.69 * g
     if (st != "") printf "| sentence-transformers, run now | %s | - | - |\n", st
     printf "\nfused / scaled anchor: %.2fx\n", rate["fused"] / anchor
+    if ("fused-bf16" in rate) printf "fused-bf16 (AMX; its GFLOP/s count the same f32-equivalent work) / scaled anchor: %.2fx\n", rate["fused-bf16"] / anchor
   }'

@@ -35,6 +35,8 @@ pub enum EngineChoice {
     Burn,
     /// The fused CPU path.
     Fused,
+    /// The fused CPU path with bf16 products on Intel AMX (f32 fused where the CPU lacks it).
+    FusedBf16,
 }
 
 impl From<EngineChoice> for retune_trainer::Engine {
@@ -43,6 +45,7 @@ impl From<EngineChoice> for retune_trainer::Engine {
             EngineChoice::Auto => retune_trainer::Engine::Auto,
             EngineChoice::Burn => retune_trainer::Engine::Burn,
             EngineChoice::Fused => retune_trainer::Engine::Fused,
+            EngineChoice::FusedBf16 => retune_trainer::Engine::FusedBf16,
         }
     }
 }

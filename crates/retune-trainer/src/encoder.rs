@@ -38,6 +38,10 @@ pub enum Engine {
     Burn,
     /// Always the fused CPU path (weights copied to host memory once).
     Fused,
+    /// The fused CPU path with the linear layers' products in bf16 on Intel AMX tiles
+    /// ([`FusedBert::with_bf16`]): faster, within the parity stated in docs/benchmarks.md
+    /// rather than f32 rounding. The f32 fused path where the CPU has no AMX.
+    FusedBf16,
 }
 
 impl Engine {
@@ -45,7 +49,7 @@ impl Engine {
     pub fn fused_on<B: Backend>(self) -> bool {
         match self {
             Engine::Burn => false,
-            Engine::Fused => true,
+            Engine::Fused | Engine::FusedBf16 => true,
             Engine::Auto => is_cpu_backend::<B>(),
         }
     }
@@ -200,6 +204,9 @@ impl<B: Backend> SentenceEncoder<B> {
     /// The same encoder with another inference engine.
     #[must_use]
     pub fn with_engine(mut self, engine: Engine) -> Self {
+        if engine != self.engine {
+            self.fused = OnceLock::new();
+        }
         self.engine = engine;
         self
     }
@@ -209,7 +216,11 @@ impl<B: Backend> SentenceEncoder<B> {
         if let Some(f) = self.fused.get() {
             return Ok(f);
         }
-        let made = Arc::new(FusedBert::from_model(&self.model, &self.bert_config)?);
+        let mut fused = FusedBert::from_model(&self.model, &self.bert_config)?;
+        if self.engine == Engine::FusedBf16 {
+            fused = fused.with_bf16();
+        }
+        let made = Arc::new(fused);
         Ok(self.fused.get_or_init(|| made))
     }
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{cosine, max_abs_diff, shared};
+use common::{cosine, max_abs_diff, minilm_reference, shared};
 use retune_trainer::backend::{Cpu, cpu_device};
 use retune_trainer::{EncoderConfig, Engine, SentenceEncoder};
 
@@ -24,28 +24,8 @@ fn encoder(batch: usize) -> SentenceEncoder<Cpu> {
 
 #[test]
 fn embeddings_match_sentence_transformers_at_every_batch_size() {
-    let refs: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(shared("reference/minilm_reference_embeddings.json")).unwrap(),
-    )
-    .unwrap();
-    let texts: Vec<&str> = refs["texts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap())
-        .collect();
-    let want: Vec<Vec<f32>> = refs["embeddings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            e.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap() as f32)
-                .collect()
-        })
-        .collect();
+    let (texts, want) = minilm_reference();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     assert!(
         encoder(32).uses_fused(),
         "Auto takes the fused path on the CPU backend"
@@ -118,4 +98,37 @@ fn edge_cases_embed_and_long_texts_truncate_as_sentence_transformers() {
         format!("{long_head} and then a completely different ending about airline tickets");
     let again = enc.encode(&[longer.as_str()]).unwrap();
     assert!(max_abs_diff(&again[0], &out[4]) <= 1e-6);
+}
+
+/// The bf16 engine (AMX products) against sentence-transformers' f32 embeddings: it trades
+/// exactness for speed, so it is held to a stated looser bound, cosine >= 0.9999 for every
+/// text (measured here: min 0.999985, mean 0.999990; docs/benchmarks.md), instead of f32's
+/// 0.99999.
+#[test]
+fn bf16_engine_stays_within_its_stated_parity() {
+    let enc = encoder_on(32, Engine::FusedBf16);
+    if !retune_trainer::fused::FusedBert::bf16_available() {
+        eprintln!("AMX not available here: Engine::FusedBf16 runs the f32 fused path");
+        return;
+    }
+    let (texts, want) = minilm_reference();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got = enc.encode(&texts).unwrap();
+    let mut cosines: Vec<f64> = got.iter().zip(&want).map(|(g, w)| cosine(g, w)).collect();
+    cosines.sort_by(f64::total_cmp);
+    let mean = cosines.iter().sum::<f64>() / cosines.len() as f64;
+    eprintln!(
+        "bf16 engine vs sentence-transformers over {} texts: min cosine {:.6}, mean {mean:.6}",
+        cosines.len(),
+        cosines[0]
+    );
+    assert!(cosines[0] >= 0.9999, "min cosine {}", cosines[0]);
+    // Not silently the f32 path: bf16 rounding shows against the f32 fused engine.
+    let f32_fused = encoder_on(32, Engine::Fused).encode(&texts).unwrap();
+    let moved = got
+        .iter()
+        .zip(&f32_fused)
+        .map(|(a, b)| max_abs_diff(a, b))
+        .fold(0.0f32, f32::max);
+    assert!(moved > 1e-5, "max abs diff to the f32 path {moved}");
 }

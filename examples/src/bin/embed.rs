@@ -69,6 +69,9 @@ impl BackendTask for Args {
         }
         if self.bench {
             let engines = match self.engine {
+                EngineChoice::Auto if retune_trainer::fused::FusedBert::bf16_available() => {
+                    vec![Engine::Burn, Engine::Fused, Engine::FusedBf16]
+                }
                 EngineChoice::Auto => vec![Engine::Burn, Engine::Fused],
                 one => vec![one.into()],
             };
@@ -156,7 +159,12 @@ fn bench<B: Backend>(
             };
             println!(
                 "| {} | {batch} | {} | {real} | {best:.3} | {:.1} | {:.0} | {:.1}% |",
-                if enc.uses_fused() { "fused" } else { "burn" },
+                match engine {
+                    Engine::FusedBf16 if retune_trainer::fused::FusedBert::bf16_available() =>
+                        "fused-bf16",
+                    _ if enc.uses_fused() => "fused",
+                    _ => "burn",
+                },
                 texts.len(),
                 texts.len() as f64 / best,
                 real as f64 / best,

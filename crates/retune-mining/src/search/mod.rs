@@ -13,8 +13,9 @@
 //! (`screen`). [`Kernel`] chooses; [`Kernel::Auto`] takes AMX when the CPU and the system
 //! allow it and the search has at least [`SCREEN_MIN_SCORES`] scores.
 
-mod amx;
 mod screen;
+
+use retune_kernels::amx;
 
 use rayon::prelude::*;
 

@@ -18,9 +18,9 @@
 //! absolute 1e-30 for AMX's flushing of subnormals). For unit vectors of 384 dimensions
 //! `2e` is about 0.016: on random vectors a few dozen candidates per query reach the rescore.
 
-use super::amx::{PANEL, PANEL_SLICE, SLICE, pack_docs, pack_queries};
 use super::{Hit, better};
 use rayon::prelude::*;
+use retune_kernels::amx::{self, PANEL, PANEL_SLICE, SLICE, pack_docs, pack_queries};
 
 /// Rows of queries one task screens against the whole corpus (a multiple of 32).
 const QUERY_GROUP: usize = 256;
@@ -38,9 +38,9 @@ pub(super) trait BlockScorer {
 }
 
 #[cfg(target_arch = "x86_64")]
-impl BlockScorer for super::amx::Tiles {
+impl BlockScorer for amx::Tiles {
     fn block(&self, a: &[u16], width: usize, b: &[u16], out: &mut [f32; 1024]) {
-        super::amx::Tiles::block(self, a, width, b, out);
+        amx::Tiles::block(self, a, width, b, out);
     }
 }
 
@@ -265,7 +265,7 @@ pub(super) fn top_k<S: BlockScorer>(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::search::amx::from_bf16;
+    use retune_kernels::amx::from_bf16;
 
     /// The tile kernel's arithmetic in scalar code (bf16 products, f32 sums in order), so the
     /// screen is tested on every machine.

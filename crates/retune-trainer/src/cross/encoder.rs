@@ -194,6 +194,9 @@ impl<B: Backend> CrossEncoder<B> {
     /// The same cross-encoder with another scoring engine.
     #[must_use]
     pub fn with_engine(mut self, engine: Engine) -> Self {
+        if engine != self.engine {
+            self.fused = OnceLock::new();
+        }
         self.engine = engine;
         self
     }
@@ -213,8 +216,12 @@ impl<B: Backend> CrossEncoder<B> {
             Some(b) => host_f32(b.val())?[0],
             None => 0.0,
         };
+        let mut bert = FusedBert::from_model(&self.model.bert, &self.bert_config)?;
+        if self.engine == crate::Engine::FusedBf16 {
+            bert = bert.with_bf16();
+        }
         let made = Arc::new(FusedCross {
-            bert: FusedBert::from_model(&self.model.bert, &self.bert_config)?,
+            bert,
             classifier,
             bias,
         });

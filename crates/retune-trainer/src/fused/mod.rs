@@ -30,14 +30,16 @@ use burn::tensor::{Tensor, backend::Backend};
 use matmul::matmul_acc;
 use ops::{AttentionShape, activate, attention, layer_norm};
 pub(crate) use pool::{normalize, pool};
+use retune_kernels::bf16_gemm::{self, PackedWeights};
 
-/// A linear layer: `w` is `[in, out]` row-major.
+/// A linear layer: `w` is `[in, out]` row-major, or empty once `packed` holds it as bf16.
 #[derive(Clone)]
 struct Dense {
     w: Vec<f32>,
     b: Vec<f32>,
     din: usize,
     dout: usize,
+    packed: Option<std::sync::Arc<PackedWeights>>,
 }
 
 impl Dense {
@@ -56,8 +58,20 @@ impl Dense {
                 }
             }
         }
-        matmul_acc(x, &self.w, &mut out, rows, self.din, self.dout);
+        match &self.packed {
+            Some(p) => bf16_gemm::matmul_acc(x, rows, p, &mut out),
+            None => matmul_acc(x, &self.w, &mut out, rows, self.din, self.dout),
+        }
         out
+    }
+
+    /// Moves the weights into bf16 panels for the AMX product.
+    fn pack_bf16(&mut self) {
+        if self.packed.is_none() {
+            let packed = PackedWeights::pack(&self.w, self.din, self.dout);
+            self.packed = Some(std::sync::Arc::new(packed));
+            self.w = Vec::new();
+        }
     }
 }
 
@@ -140,6 +154,7 @@ fn dense<B: Backend>(l: &Linear<B>) -> Result<Dense, TrainerError> {
         b,
         din,
         dout,
+        packed: None,
     })
 }
 
@@ -167,6 +182,7 @@ fn concat_columns(parts: [Dense; 3]) -> Dense {
         b,
         din,
         dout: 3 * dout,
+        packed: None,
     }
 }
 
@@ -210,6 +226,35 @@ impl FusedBert {
             layers,
             pooler: model.pooler.as_ref().map(|p| dense(&p.dense)).transpose()?,
         })
+    }
+
+    /// Whether this CPU can run [`with_bf16`](Self::with_bf16)'s products (Intel AMX).
+    pub fn bf16_available() -> bool {
+        retune_kernels::amx::available()
+    }
+
+    /// The same model with every linear layer's product in bf16 on AMX tiles (weights
+    /// rounded to bf16 once, activations per product, f32 accumulation; embeddings, LayerNorm,
+    /// GELU and attention stay f32). Unchanged (f32) where [`bf16_available`](Self::bf16_available)
+    /// is false.
+    pub fn with_bf16(mut self) -> Self {
+        if !Self::bf16_available() {
+            return self;
+        }
+        for l in &mut self.layers {
+            for d in [
+                &mut l.qkv,
+                &mut l.attn_out,
+                &mut l.intermediate,
+                &mut l.output,
+            ] {
+                d.pack_bf16();
+            }
+        }
+        if let Some(p) = &mut self.pooler {
+            p.pack_bf16();
+        }
+        self
     }
 
     /// Hidden size.

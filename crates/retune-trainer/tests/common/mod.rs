@@ -40,3 +40,31 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// sentence-transformers' MiniLM reference: its texts and their embeddings.
+#[allow(dead_code)]
+pub fn minilm_reference() -> (Vec<String>, Vec<Vec<f32>>) {
+    let refs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(shared("reference/minilm_reference_embeddings.json")).unwrap(),
+    )
+    .unwrap();
+    let texts = refs["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    let embeddings = refs["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect();
+    (texts, embeddings)
+}

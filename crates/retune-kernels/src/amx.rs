@@ -73,7 +73,6 @@ pub fn to_bf16(x: f32) -> u16 {
 }
 
 /// The f32 value of a bf16.
-#[cfg(test)]
 pub fn from_bf16(x: u16) -> f32 {
     f32::from_bits(u32::from(x) << 16)
 }
@@ -152,6 +151,8 @@ pub struct Tiles(std::marker::PhantomData<*const ()>);
 #[cfg(target_arch = "x86_64")]
 impl Tiles {
     /// Configure this thread's tiles. Panics when [`available`] is false.
+    // No `Default`: making one configures hardware state and may panic.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         assert!(available(), "AMX is not available to this process");
         let config = TileConfig::full();
@@ -164,28 +165,48 @@ impl Tiles {
     }
 
     /// `out[i * 32 + j] = sum_k a[i][k] * b[doc j][k]` (f32 accumulation) for 32 query rows
-    /// starting at `a` (`a.len() >= 31 * width + width`, `width = slices * SLICE`) and one
-    /// packed document panel `b` (`slices * PANEL_SLICE` values).
+    /// starting at `a` (`a.len() >= 32 * width`, `width = slices * SLICE`) and one packed
+    /// document panel `b` (`slices * PANEL_SLICE` values).
     pub fn block(&self, a: &[u16], width: usize, b: &[u16], out: &mut [f32; 1024]) {
+        out.fill(0.0);
+        self.block_acc(a, width, b, out, 32);
+    }
+
+    /// `c[i * ldc + j] += sum_k a[i][k] * b[col j][k]` for the 32 x 32 block at the start of
+    /// `c` (row stride `ldc` floats, `ldc >= 32`, `c.len() >= 31 * ldc + 32`); `a` and `b` as
+    /// in [`block`](Self::block).
+    pub fn block_acc(&self, a: &[u16], width: usize, b: &[u16], c: &mut [f32], ldc: usize) {
         let slices = width / SLICE;
         assert!(
             width.is_multiple_of(SLICE) && a.len() >= PANEL * width,
             "query rows"
         );
         assert!(b.len() >= slices * PANEL_SLICE, "document panel");
+        assert!(
+            ldc >= PANEL && c.len() >= (PANEL - 1) * ldc + PANEL,
+            "output block"
+        );
         let stride = width * 2;
+        let c_stride = ldc * 4;
         // SAFETY: the tiles were configured by `new` on this thread (`Tiles` is neither Send
-        // nor Sync, so `self` proves it). Every load reads 16 rows of 64 bytes: query rows
-        // `s * 32 + 0..16` (or `16..32`) at byte stride `stride` within `a`'s `32 * width`
-        // values, and document tiles of 512 values within `b`, all bounded by the asserts
-        // above; the stores write 16 rows of 64 bytes at stride 128 into the 4 KB `out`.
+        // nor Sync, so `self` proves it). Every load reads 16 rows of 64 bytes: rows
+        // `0..16` (or `16..32`) of `a` at byte stride `stride` within its `32 * width`
+        // values, document tiles of 512 values within `b`, and the four 16 x 16 quarters of
+        // `c`'s 32 x 32 block at byte stride `4 * ldc`, all bounded by the asserts above; the
+        // stores write those same quarters of `c`, a unique borrow.
         unsafe {
+            let o = c.as_mut_ptr();
             std::arch::asm!(
-                "tilezero tmm0",
-                "tilezero tmm1",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                options(nostack)
+                "tileloadd tmm0, [{o0} + {s}*1]",
+                "tileloadd tmm1, [{o1} + {s}*1]",
+                "tileloadd tmm2, [{o2} + {s}*1]",
+                "tileloadd tmm3, [{o3} + {s}*1]",
+                o0 = in(reg) o,
+                o1 = in(reg) o.add(16),
+                o2 = in(reg) o.add(16 * ldc),
+                o3 = in(reg) o.add(16 * ldc + 16),
+                s = in(reg) c_stride,
+                options(nostack, readonly),
             );
             for c in 0..slices {
                 let a0 = a.as_ptr().add(c * SLICE);
@@ -210,7 +231,6 @@ impl Tiles {
                     options(nostack, readonly),
                 );
             }
-            let o = out.as_mut_ptr();
             std::arch::asm!(
                 "tilestored [{o0} + {s}*1], tmm0",
                 "tilestored [{o1} + {s}*1], tmm1",
@@ -218,9 +238,9 @@ impl Tiles {
                 "tilestored [{o3} + {s}*1], tmm3",
                 o0 = in(reg) o,
                 o1 = in(reg) o.add(16),
-                o2 = in(reg) o.add(16 * 32),
-                o3 = in(reg) o.add(16 * 32 + 16),
-                s = in(reg) 128usize,
+                o2 = in(reg) o.add(16 * ldc),
+                o3 = in(reg) o.add(16 * ldc + 16),
+                s = in(reg) c_stride,
                 options(nostack),
             );
         }
