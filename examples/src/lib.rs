@@ -2,6 +2,7 @@
 //! reading texts from JSONL. Each binary in `src/bin` is a thin clap front over the crates.
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod cache;
 pub mod chart;
 pub mod evaluate;
@@ -66,6 +67,7 @@ pub trait BackendTask {
 /// Runs a task on the chosen backend. This is the only place binaries pick a backend.
 pub fn dispatch<T: BackendTask>(choice: BackendChoice, task: T) -> anyhow::Result<T::Output> {
     use retune_trainer::backend as b;
+    alloc::reuse_freed_memory();
     match choice {
         BackendChoice::Cpu => {
             eprintln!("backend: {} (CPU)", b::cpu_backend_name());

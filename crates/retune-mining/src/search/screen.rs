@@ -195,7 +195,7 @@ fn screenable(v: &[f32]) -> bool {
 
 /// The exact top k of every query, screened in bf16 by the scorers `make` builds (one per
 /// task, on the thread that runs it); `None` when an input is not finite or too large for the
-/// bound, so the caller takes the f32 path.
+/// bound (or the corpus has more than `u32::MAX` documents), so the caller takes the f32 path.
 pub(super) fn top_k<S: BlockScorer>(
     queries: &[f32],
     docs: &[f32],
@@ -203,10 +203,11 @@ pub(super) fn top_k<S: BlockScorer>(
     k: usize,
     make: &(dyn Fn() -> S + Sync),
 ) -> Option<Vec<Vec<Hit>>> {
-    if !screenable(queries) || !screenable(docs) {
+    let (m, n) = (queries.len() / dim, docs.len() / dim);
+    // Candidates hold u32 document indices.
+    if u32::try_from(n).is_err() || !screenable(queries) || !screenable(docs) {
         return None;
     }
-    let (m, n) = (queries.len() / dim, docs.len() / dim);
     let k = k.min(n);
     if k == 0 || m == 0 {
         return Some(vec![Vec::new(); m]);
