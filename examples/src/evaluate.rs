@@ -100,6 +100,21 @@ enum AnyReranker<B: Backend> {
     Cohere(retune_providers::cohere::CohereReranker),
 }
 
+impl<B: Backend> AnyReranker<B> {
+    /// [`rerank`] with whichever re-ranker this is.
+    fn rerank(
+        &self,
+        queries: &[&str],
+        corpus: &[retune_data::CorpusDoc],
+        candidates: &[Vec<usize>],
+    ) -> anyhow::Result<crate::rerank::Reranked> {
+        Ok(match self {
+            AnyReranker::Local(r) => rerank(r.as_ref(), queries, corpus, candidates)?,
+            AnyReranker::Cohere(r) => rerank(r, queries, corpus, candidates)?,
+        })
+    }
+}
+
 /// The metrics reported for cut-offs `ks`: recall, MRR, NDCG and MAP at each.
 pub fn metrics_for(ks: &[usize]) -> Vec<Metric> {
     let mut m: Vec<Metric> = ks.iter().map(|&k| Metric::Recall(k)).collect();
@@ -206,10 +221,7 @@ impl BackendTask for EvaluateArgs {
                 evaluation: evaluate_ranked(&set, &ranked, &metrics),
             });
             if let (Some(r), Some(r_name)) = (&reranker, &self.reranker) {
-                let rr = match r {
-                    AnyReranker::Local(r) => rerank(r.as_ref(), &q_texts, &set.corpus, &ranked)?,
-                    AnyReranker::Cohere(r) => rerank(r, &q_texts, &set.corpus, &ranked)?,
-                };
+                let rr = r.rerank(&q_texts, &set.corpus, &ranked)?;
                 let (mean, p50, p95) = rr.latency_ms();
                 eprintln!(
                     "re-ranking {} candidates per query with {r_name}: {mean:.1} ms mean, {p50:.1} ms median, {p95:.1} ms p95",
@@ -225,12 +237,7 @@ impl BackendTask for EvaluateArgs {
                         let vq: Vec<&str> = vset.queries.iter().map(|q| q.input.as_str()).collect();
                         let (ve, _) = embed_cached(&enc, &vq, Some(&self.cache_dir))?;
                         let vranked = rank_embeddings(&ve, &d, self.top);
-                        let vrr = match r {
-                            AnyReranker::Local(r) => {
-                                rerank(r.as_ref(), &vq, &vset.corpus, &vranked)?
-                            }
-                            AnyReranker::Cohere(r) => rerank(r, &vq, &vset.corpus, &vranked)?,
-                        };
+                        let vrr = r.rerank(&vq, &vset.corpus, &vranked)?;
                         let vret = retriever_scores(&ve, &d, &vranked);
                         let metric = Metric::Mrr(Some(10));
                         Some(Fusion::choose(vset, &vranked, &vret, &vrr.scores, metric))

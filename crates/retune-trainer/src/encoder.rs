@@ -53,6 +53,14 @@ impl Engine {
             Engine::Auto => is_cpu_backend::<B>(),
         }
     }
+
+    /// The fused path's weights as this engine runs them: bf16 panels for `FusedBf16`.
+    pub(crate) fn prepare(self, fused: FusedBert) -> FusedBert {
+        match self {
+            Engine::FusedBf16 => fused.with_bf16(),
+            _ => fused,
+        }
+    }
 }
 
 /// Whether `B` is one of this build's CPU backends (not their autodiff wrappers).
@@ -216,11 +224,8 @@ impl<B: Backend> SentenceEncoder<B> {
         if let Some(f) = self.fused.get() {
             return Ok(f);
         }
-        let mut fused = FusedBert::from_model(&self.model, &self.bert_config)?;
-        if self.engine == Engine::FusedBf16 {
-            fused = fused.with_bf16();
-        }
-        let made = Arc::new(fused);
+        let fused = FusedBert::from_model(&self.model, &self.bert_config)?;
+        let made = Arc::new(self.engine.prepare(fused));
         Ok(self.fused.get_or_init(|| made))
     }
 

@@ -336,29 +336,47 @@ pub(crate) fn collect_params<B: Backend, M: ParamTable<B> + Clone>(
     });
 }
 
+/// Named f32 tensors (as [`collect_params`] gives them) as the little-endian bytes that
+/// safetensors views borrow: `(name, shape, bytes)`.
+pub(crate) fn f32_bytes(
+    tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+) -> Vec<(&str, &[usize], Vec<u8>)> {
+    tensors
+        .iter()
+        .map(|(n, (shape, v))| {
+            (
+                n.as_str(),
+                shape.as_slice(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// f32 safetensors views over [`f32_bytes`]; `path` names the tensors in an error.
+pub(crate) fn f32_views<'a>(
+    bytes: &'a [(&str, &[usize], Vec<u8>)],
+    path: &Path,
+) -> Result<Vec<(String, TensorView<'a>)>, TrainerError> {
+    bytes
+        .iter()
+        .map(|(n, shape, b)| {
+            TensorView::new(Dtype::F32, shape.to_vec(), b).map(|v| ((*n).to_owned(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| TrainerError::Safetensors {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 /// Writes named f32 tensors as safetensors with `format: pt` metadata, atomically.
 pub(crate) fn write_safetensors(
     path: &Path,
     tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 ) -> Result<(), TrainerError> {
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .iter()
-        .map(|(n, (shape, v))| {
-            (
-                n.clone(),
-                shape.clone(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            )
-        })
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(n, shape, b)| TensorView::new(Dtype::F32, shape.clone(), b).map(|v| (n.clone(), v)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| TrainerError::Safetensors {
-            path: path.to_owned(),
-            source,
-        })?;
+    let bytes = f32_bytes(tensors);
+    let views = f32_views(&bytes, path)?;
     let metadata = HashMap::from([("format".to_owned(), "pt".to_owned())]);
     let tmp = path.with_extension("safetensors.tmp");
     safetensors::serialize_to_file(views, Some(metadata), &tmp).map_err(|source| {

@@ -216,12 +216,9 @@ impl<B: Backend> CrossEncoder<B> {
             Some(b) => host_f32(b.val())?[0],
             None => 0.0,
         };
-        let mut bert = FusedBert::from_model(&self.model.bert, &self.bert_config)?;
-        if self.engine == crate::Engine::FusedBf16 {
-            bert = bert.with_bf16();
-        }
+        let bert = FusedBert::from_model(&self.model.bert, &self.bert_config)?;
         let made = Arc::new(FusedCross {
-            bert,
+            bert: self.engine.prepare(bert),
             classifier,
             bias,
         });

@@ -6,9 +6,8 @@
 
 use crate::bert::BertModel;
 use crate::error::TrainerError;
-use crate::weights::{collect_params, fill_params, write_safetensors};
+use crate::weights::{collect_params, f32_bytes, f32_views, fill_params, write_safetensors};
 use burn::tensor::backend::Backend;
-use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -48,28 +47,17 @@ impl WeightAverage {
         template: &BertModel<B>,
         device: &B::Device,
     ) -> Result<BertModel<B>, TrainerError> {
-        let bytes: Vec<(&String, &Vec<usize>, Vec<u8>)> = self
-            .params
-            .iter()
-            .map(|(n, (shape, v))| (n, shape, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
-            .collect();
-        let mut views = HashMap::new();
-        for (name, shape, b) in &bytes {
-            let view = TensorView::new(Dtype::F32, (*shape).clone(), b).map_err(|source| {
-                TrainerError::Safetensors {
-                    path: "averaged weights".into(),
-                    source,
-                }
-            })?;
-            views.insert((*name).clone(), view);
-        }
+        let source = Path::new("averaged weights");
+        let bytes = f32_bytes(&self.params);
+        let views: HashMap<String, TensorView<'_>> =
+            f32_views(&bytes, source)?.into_iter().collect();
         let mut model = template.clone();
         let (problems, _) = fill_params(&mut model, &views, device, &|_| false);
         if problems.is_empty() {
             Ok(model)
         } else {
             Err(TrainerError::Weights {
-                path: "averaged weights".into(),
+                path: source.to_owned(),
                 problems,
             })
         }

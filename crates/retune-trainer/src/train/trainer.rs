@@ -71,6 +71,8 @@ pub struct Trainer<A: AutodiffBackend> {
     tokens: HashMap<String, Tokens>,
     best: Option<BertModel<A::InnerBackend>>,
     average: WeightAverage,
+    /// The mean of `average`, built once when training ends.
+    averaged: Option<BertModel<A::InnerBackend>>,
 }
 
 #[derive(Serialize)]
@@ -135,23 +137,16 @@ impl<A: AutodiffBackend> Trainer<A> {
             tokens: HashMap::new(),
             best: None,
             average: WeightAverage::default(),
+            averaged: None,
         }
     }
 
     /// The trained encoder for inference: the weight average when the config keeps one,
     /// else the best validated weights when there was a validation set, else the last.
     pub fn inference_encoder(&self) -> SentenceEncoder<A::InnerBackend> {
-        let valid = self.encoder.valid();
-        if self.average.count > 0 {
-            let model = self
-                .average
-                .model(&valid.model, &valid.device().clone())
-                .expect("the average has the model's own names and shapes");
-            return self.encoder.with_model(model);
-        }
-        match &self.best {
-            Some(best) => self.encoder.with_model(best.clone()),
-            None => valid,
+        match self.averaged.as_ref().or(self.best.as_ref()) {
+            Some(m) => self.encoder.with_model(m.clone()),
+            None => self.encoder.valid(),
         }
     }
 
@@ -558,6 +553,10 @@ impl<A: AutodiffBackend> Trainer<A> {
             }
         }
         bar.finish_and_clear();
+        if self.average.count > 0 {
+            let valid = self.encoder.valid();
+            self.averaged = Some(self.average.model(&valid.model, valid.device())?);
+        }
         if let Some(eval) = eval
             && self.average.count > 0
         {
