@@ -2,7 +2,7 @@
 //! invalid edits, the session token and Host checks, concurrent requests, and a restart after
 //! SIGKILL that resumes with every decision kept.
 
-mod support;
+use crate::support;
 
 use retune_data::{ReadMode, Transaction, read_jsonl, write_jsonl_atomic};
 use serde_json::{Value, json};

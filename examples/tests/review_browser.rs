@@ -4,7 +4,7 @@
 //! Ctrl+E approves (checked in `cleaned.jsonl`), Ctrl+R skips, and an invalid edit is refused
 //! with a message.
 
-mod support;
+use crate::support;
 
 use retune_data::{ReadMode, Transaction, read_jsonl, write_jsonl_atomic};
 use std::path::{Path, PathBuf};

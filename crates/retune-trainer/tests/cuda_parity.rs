@@ -2,11 +2,11 @@
 //! tolerances as on the CPU (cosine >= 0.99999, max abs difference <= 1e-4).
 //!
 //! ```sh
-//! cargo test --release -p retune-trainer --features cuda --test cuda_parity
+//! cargo test --release -p retune-trainer --features cuda --test integration cuda_parity
 //! ```
 #![cfg(feature = "cuda")]
 
-mod common;
+use crate::common;
 
 use common::{cosine, max_abs_diff, shared};
 use retune_trainer::backend::Gpu;

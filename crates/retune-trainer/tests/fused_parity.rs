@@ -4,7 +4,7 @@
 //! without normalization, for pairs with token types, and on all-MiniLM-L6-v2 for the course
 //! transactions. Changing the weights through `model_mut` reaches the fused path.
 
-mod common;
+use crate::common;
 
 use common::{max_abs_diff, shared};
 use retune_trainer::backend::{Cpu, cpu_device};

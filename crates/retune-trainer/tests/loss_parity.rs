@@ -5,7 +5,7 @@
 //! 2e-5 absolute plus 1e-4 relative of each element, the noise of f32 normalizations and
 //! square roots feeding gradients of magnitude up to ~5.
 
-mod common;
+use crate::common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::shared;

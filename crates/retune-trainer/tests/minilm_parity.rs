@@ -4,7 +4,7 @@
 //! batch sizes 1, 3 and 32 agree within 1e-5 (padding must not change an embedding). Both
 //! inference engines are held to it: the Burn model and the fused CPU path.
 
-mod common;
+use crate::common;
 
 use common::{cosine, max_abs_diff, minilm_reference, shared};
 use retune_trainer::backend::{Cpu, cpu_device};

@@ -1,6 +1,6 @@
 //! The encoder on the tiny fixture model: order, batching, streaming and prompts.
 
-mod common;
+use crate::common;
 
 use common::max_abs_diff;
 use retune_data::Embedder;

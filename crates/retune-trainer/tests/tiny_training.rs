@@ -2,7 +2,7 @@
 //! weights, and an exported model reloads to identical embeddings in the sentence-transformers
 //! layout (file set, tensor names, dtypes, `format: pt` metadata).
 
-mod common;
+use crate::common;
 
 use common::max_abs_diff;
 use retune_trainer::backend::{Cpu, CpuAutodiff, cpu_device};

@@ -1,0 +1,15 @@
+//! One test binary for the encoder, losses and training: each module below was its own binary, and
+//! one link instead of 11 keeps a cold build's disk and link time down.
+
+mod cached_mnrl;
+mod common;
+mod cross_encoder;
+mod cuda_parity;
+mod fused_parity;
+mod grad_check;
+mod hub;
+mod loss_parity;
+mod loss_sign;
+mod minilm_parity;
+mod tiny_encoder;
+mod tiny_training;

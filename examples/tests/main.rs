@@ -1,0 +1,12 @@
+//! One test binary for the binaries, run as a user runs them: each module below was its own binary,
+//! and one link instead of 8 keeps a cold build's disk and link time down.
+
+mod cohere_finetune_cli;
+mod finetune_cli;
+mod generate_cli;
+mod quickstart_cli;
+mod reranker_cli;
+mod review_api;
+mod review_browser;
+mod support;
+mod trec_eval_cli;
