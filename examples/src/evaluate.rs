@@ -147,6 +147,14 @@ impl EvaluateArgs {
     }
 }
 
+impl EvaluateArgs {
+    /// Runs `evaluate` on the chosen backend. Not generic, so the Burn code it needs is compiled
+    /// here once rather than in every binary that runs it.
+    pub fn execute(self) -> anyhow::Result<EvalReport> {
+        crate::dispatch(self.backend, self)
+    }
+}
+
 impl BackendTask for EvaluateArgs {
     type Output = EvalReport;
 

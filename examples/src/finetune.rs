@@ -222,6 +222,14 @@ pub struct FinetuneOutcome {
     pub after: Option<BTreeMap<String, f64>>,
 }
 
+impl FinetuneArgs {
+    /// Runs `finetune` on the chosen backend. Not generic, so the Burn code it needs is compiled
+    /// here once rather than in every binary that runs it.
+    pub fn execute(self) -> anyhow::Result<FinetuneOutcome> {
+        crate::dispatch(self.backend, self)
+    }
+}
+
 impl BackendTask for FinetuneArgs {
     type Output = FinetuneOutcome;
 

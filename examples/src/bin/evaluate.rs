@@ -3,10 +3,9 @@
 //! [`retune_examples::evaluate`].
 
 use clap::Parser;
-use retune_examples::dispatch;
 use retune_examples::evaluate::EvaluateArgs;
 
 fn main() -> anyhow::Result<()> {
     let args = EvaluateArgs::parse();
-    dispatch(args.backend, args).map(|_| ())
+    args.execute().map(|_| ())
 }

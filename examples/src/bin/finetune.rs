@@ -4,10 +4,9 @@
 //! [`retune_examples::finetune`].
 
 use clap::Parser;
-use retune_examples::dispatch;
 use retune_examples::finetune::FinetuneArgs;
 
 fn main() -> anyhow::Result<()> {
     let args = FinetuneArgs::parse();
-    dispatch(args.backend, args).map(|_| ())
+    args.execute().map(|_| ())
 }

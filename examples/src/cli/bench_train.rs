@@ -1,0 +1,155 @@
+//! `bench-train --model M --train T [--batch-sizes 16,32] [--steps N]`: training speed and
+//! peak memory of MNRL fine-tuning, one child process per batch size (so each peak is its
+//! own), printed as a table of steps, seconds per step, samples/s and peak resident memory.
+//!
+//! Examples are (transaction, another transaction of the same category) pairs from a course
+//! file, so NO_DUPLICATES fills every batch whatever its size (27 category names could not fill
+//! a batch of 32). Each run trains `--steps` optimizer steps (AdamW, warmup, clipping) after one
+//! warm-up step that is not timed.
+
+use crate::{BackendChoice, BackendTask, dispatch};
+use anyhow::{Context, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use clap::Parser;
+use retune_data::{EvalItem, ReadMode, read_jsonl};
+use retune_trainer::loss::LossConfig;
+use retune_trainer::train::{TrainConfig, TrainExample, Trainer};
+use retune_trainer::{EncoderConfig, SentenceEncoder};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Time MNRL training steps at several batch sizes.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Model folder or Hub id.
+    #[arg(long)]
+    model: String,
+    /// Course-format file (`{input, expected}`).
+    #[arg(long)]
+    train: PathBuf,
+    /// Batch sizes, each in its own process.
+    #[arg(long, value_delimiter = ',', default_value = "16,32")]
+    batch_sizes: Vec<usize>,
+    /// Timed optimizer steps per batch size.
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Run one batch size in this process and print its row (used by the parent).
+    #[arg(long, hide = true)]
+    child: Option<usize>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    backend: BackendChoice,
+}
+
+/// Same-category pairs of distinct transactions, in file order.
+fn pairs(items: &[EvalItem]) -> Vec<TrainExample> {
+    let mut out = Vec::new();
+    for (i, a) in items.iter().enumerate() {
+        let Some(cat) = a.expected.first() else {
+            continue;
+        };
+        let partner = items
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .chain(items.iter().enumerate().take(i))
+            .find(|(_, b)| b.expected.first() == Some(cat) && b.input != a.input);
+        if let Some((_, b)) = partner {
+            out.push(TrainExample {
+                anchor: a.input.clone(),
+                positive: b.input.clone(),
+                negatives: Vec::new(),
+                label: 0,
+            });
+        }
+    }
+    out
+}
+
+/// Peak resident memory of this process in MB (Linux `VmHWM`).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+impl BackendTask for Args {
+    type Output = ();
+
+    fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
+        self,
+        _: B::Device,
+        device: A::Device,
+    ) -> anyhow::Result<()> {
+        let batch = self.child.expect("run only in the child");
+        let (items, _) = read_jsonl::<EvalItem>(&self.train, ReadMode::Strict)?;
+        let examples = pairs(&items);
+        let need = batch * (self.steps + 1);
+        if examples.len() < need {
+            bail!(
+                "{} gives {} pairs; {} steps of batch {batch} (plus a warm-up step) need {need}",
+                self.train.display(),
+                examples.len(),
+                self.steps
+            );
+        }
+        let encoder = SentenceEncoder::<A>::load(&EncoderConfig::new(&self.model), &device)
+            .with_context(|| format!("loading {}", self.model))?;
+        let mut config = TrainConfig::new(
+            LossConfig::Mnrl {
+                scale: 20.0,
+                symmetric: false,
+            },
+            1,
+        );
+        config.batch_size = batch;
+        let mut warm = Trainer::new(encoder.clone(), config.clone());
+        warm.fit(&examples[..batch], None, None)?;
+        let mut trainer = Trainer::new(encoder, config);
+        let started = Instant::now();
+        let report = trainer.fit(&examples[batch..need], None, None)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let samples = need - batch;
+        println!(
+            "| {batch} | {} | {:.2} | {:.1} | {:.0} |",
+            report.steps,
+            seconds / report.steps.max(1) as f64,
+            samples as f64 / seconds,
+            peak_rss_mb().unwrap_or(f64::NAN)
+        );
+        Ok(())
+    }
+}
+
+/// `bench-train`'s entry point: parses the command line and runs.
+pub fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.child.is_some() {
+        let backend = args.backend;
+        return dispatch(backend, args);
+    }
+    println!("| batch | steps | s/step | samples/s | peak RSS MB |");
+    println!("|---|---|---|---|---|");
+    let exe = std::env::current_exe()?;
+    for &b in &args.batch_sizes {
+        let status = std::process::Command::new(&exe)
+            .arg("--model")
+            .arg(&args.model)
+            .arg("--train")
+            .arg(&args.train)
+            .arg("--steps")
+            .arg(args.steps.to_string())
+            .arg("--child")
+            .arg(b.to_string())
+            .arg("--backend")
+            .arg(format!("{:?}", args.backend).to_lowercase())
+            .status()
+            .context("running the benchmark child")?;
+        if !status.success() {
+            bail!("batch {b} failed ({status})");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! `finetune-reranker --model M --train T --corpus C --output DIR [--retriever R] [--eval E] ...`:
+//! fine-tunes a local cross-encoder re-ranker, the maintained replacement for Cohere's
+//! managed re-ranker fine-tuning.
+//!
+//! M is a cross-encoder checkpoint or any BERT checkpoint (a sentence-transformers
+//! bi-encoder, ideally the one fine-tuned on the same data), which then gets a new head.
+//! Negatives are mined with the retriever R (default M) from the corpus: its most similar
+//! non-positive documents. The first `--validation-ratio` of T is held out: its queries'
+//! top `--top` candidates from R are re-ranked after each epoch and the best weights kept. With
+//! `--eval`, R alone and R + the re-ranker are measured with the same metrics as `evaluate`.
+//! The weight of a fusion of R's and the re-ranker's scores is chosen on the same validation
+//! queries and saved as `retune_fusion.json` in DIR (`evaluate --reranker DIR` applies it).
+
+use crate::cache::embed_cached;
+use crate::evaluate::metrics_for;
+use crate::finetune::hard_negative_mining;
+use crate::fusion::{Fusion, fuse, retriever_scores};
+use crate::report::{EvalReport, SystemResult};
+use crate::rerank::rerank;
+use crate::{BackendChoice, BackendTask, dispatch};
+use anyhow::{Context, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use clap::{Parser, ValueEnum};
+use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, read_jsonl};
+use retune_mining::mine_negatives;
+use retune_trainer::cross::{
+    CrossEncoder, CrossEncoderConfig, CrossLoss, CrossTrainConfig, CrossTrainer, RerankGroup,
+    RerankQuery,
+};
+use retune_trainer::train::{EvalSet, evaluate_ranked, rank_embeddings};
+use retune_trainer::{EncoderConfig, SentenceEncoder};
+use std::path::PathBuf;
+
+/// The losses `--loss` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LossName {
+    /// Softmax cross-entropy over (positive, negatives) per query.
+    Listwise,
+    /// Binary cross-entropy on (query, document) pairs.
+    Bce,
+}
+
+/// Fine-tune a cross-encoder re-ranker.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Starting point: a cross-encoder, or a BERT / sentence-transformers checkpoint (new head).
+    #[arg(long)]
+    model: String,
+    /// Training data in the course format (`{input, expected}`) or pairs / n-tuples.
+    #[arg(long)]
+    train: PathBuf,
+    /// Documents (categories.json or JSONL {id?, text}).
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Where the re-ranker goes (replaced if it exists).
+    #[arg(long)]
+    output: PathBuf,
+    /// Text of category documents: name, description or samples (ids stay the names).
+    #[arg(long, default_value = "name")]
+    doc_text: retune_data::DocText,
+    /// Bi-encoder that mines negatives and retrieves candidates (default: --model).
+    #[arg(long)]
+    retriever: Option<String>,
+    /// Evaluation queries (course format), measured after training only.
+    #[arg(long)]
+    eval: Option<PathBuf>,
+    /// Loss.
+    #[arg(long, value_enum, default_value_t = LossName::Listwise)]
+    loss: LossName,
+    /// Hard negatives per query.
+    #[arg(long, default_value_t = 7)]
+    negatives: usize,
+    /// Skip the N most similar non-positive documents when mining (likely false negatives).
+    #[arg(long, default_value_t = 0)]
+    mine_skip: usize,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Queries per step.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 3e-5)]
+    lr: f64,
+    /// Warmup fraction.
+    #[arg(long, default_value_t = 0.1)]
+    warmup_ratio: f64,
+    /// Learning-rate multiplier of a new classification head (and pooler).
+    #[arg(long, default_value_t = 20.0)]
+    head_lr_multiplier: f64,
+    /// Seed of shuffling and dropout.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fraction of TRAIN held out for validation (its first rows).
+    #[arg(long, default_value_t = 0.2)]
+    validation_ratio: f64,
+    /// Candidates re-ranked per query (validation and --eval).
+    #[arg(long, default_value_t = 25)]
+    top: usize,
+    /// Longest (query, document) sequence in tokens.
+    #[arg(long, default_value_t = 256)]
+    max_length: usize,
+    /// Embedding cache folder.
+    #[arg(long, default_value = ".retune-cache/embeddings")]
+    cache_dir: PathBuf,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    backend: BackendChoice,
+}
+
+impl BackendTask for Args {
+    type Output = ();
+
+    fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
+        self,
+        device: B::Device,
+        train_device: A::Device,
+    ) -> anyhow::Result<()> {
+        let (records, _) = read_jsonl::<TrainRecord>(&self.train, ReadMode::Strict)?;
+        let pairs: Vec<(String, String)> = records
+            .iter()
+            .filter_map(TrainRecord::parts)
+            .map(|(a, p, _)| (a.to_owned(), p.to_owned()))
+            .collect();
+        let holdout = ((pairs.len() as f64) * self.validation_ratio).round() as usize;
+        if holdout >= pairs.len() {
+            bail!(
+                "{}: nothing left to train on after validation",
+                self.train.display()
+            );
+        }
+        let corpus: Vec<CorpusDoc> = retune_data::load_corpus_as(&self.corpus, self.doc_text)?;
+        let index_of = |p: &str| {
+            corpus
+                .iter()
+                .position(|d| d.text == p || d.key() == p)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("positive {p:?} is not in {}", self.corpus.display())
+                })
+        };
+        let retriever_id = self.retriever.clone().unwrap_or_else(|| self.model.clone());
+        let retriever = SentenceEncoder::<B>::load(
+            &EncoderConfig::new(&retriever_id).with_progress(true),
+            &device,
+        )
+        .with_context(|| format!("loading the retriever {retriever_id}"))?;
+        let doc_texts: Vec<&str> = corpus.iter().map(|d| d.text.as_str()).collect();
+        let anchors: Vec<&str> = pairs.iter().map(|(a, _)| a.as_str()).collect();
+        let (q, _) = embed_cached(&retriever, &anchors, Some(&self.cache_dir))?;
+        let (d, _) = embed_cached(&retriever, &doc_texts, Some(&self.cache_dir))?;
+        let positives: Vec<Vec<usize>> = pairs
+            .iter()
+            .map(|(_, p)| index_of(p).map(|i| vec![i]))
+            .collect::<anyhow::Result<_>>()?;
+
+        let mined = mine_negatives(
+            &q[holdout..],
+            &d,
+            &doc_texts,
+            &positives[holdout..],
+            &hard_negative_mining(self.negatives, self.mine_skip),
+        );
+        let groups: Vec<RerankGroup> = pairs[holdout..]
+            .iter()
+            .zip(&mined)
+            .zip(&positives[holdout..])
+            .map(|(((a, _), m), pos)| RerankGroup {
+                query: a.clone(),
+                positive: corpus[pos[0]].text.clone(),
+                negatives: m
+                    .negatives
+                    .iter()
+                    .map(|&i| corpus[i].text.clone())
+                    .collect(),
+            })
+            .collect();
+        let shortfall: usize = mined.iter().map(|m| m.shortfall).sum();
+        let val_ranked = rank_embeddings(&q[..holdout], &d, self.top);
+        let validation: Vec<RerankQuery> = pairs[..holdout]
+            .iter()
+            .zip(&val_ranked)
+            .zip(&positives[..holdout])
+            .map(|(((a, _), r), pos)| RerankQuery {
+                query: a.clone(),
+                candidates: r.iter().map(|&i| corpus[i].text.clone()).collect(),
+                relevant: vec![corpus[pos[0]].text.clone()],
+            })
+            .collect();
+        eprintln!(
+            "train {} queries x (1 positive + {} mined negatives, shortfall {shortfall}), validation {holdout} queries x top {}",
+            groups.len(),
+            self.negatives,
+            self.top
+        );
+
+        let mut ce_config = CrossEncoderConfig::new(&self.model);
+        ce_config.max_length = self.max_length;
+        ce_config.head_seed = self.seed;
+        let ce = CrossEncoder::<A>::load(&ce_config, &train_device)
+            .with_context(|| format!("loading {}", self.model))?;
+        eprintln!(
+            "cross-encoder from {} ({})",
+            self.model,
+            if ce.head_loaded {
+                "its trained head"
+            } else {
+                "a new classification head"
+            }
+        );
+        let mut config = CrossTrainConfig::new(
+            match self.loss {
+                LossName::Listwise => CrossLoss::Listwise,
+                LossName::Bce => CrossLoss::Bce,
+            },
+            self.epochs,
+        );
+        config.batch_size = self.batch_size;
+        config.lr = self.lr;
+        config.warmup_ratio = self.warmup_ratio;
+        config.seed = self.seed;
+        config.new_head_lr_multiplier = self.head_lr_multiplier;
+        let log_path = self.output.with_extension("train_log.jsonl");
+        if log_path.exists() {
+            std::fs::remove_file(&log_path)?;
+        }
+        if let Some(parent) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut trainer = CrossTrainer::new(ce, config.clone());
+        let val = (holdout > 0).then_some(validation.as_slice());
+        let report = trainer.fit(&groups, val, Some(&log_path))?;
+        eprintln!(
+            "trained {} steps in {:.1}s ({:.2} s/step); validation {} by epoch: {}",
+            report.steps,
+            report.seconds,
+            report.seconds / report.steps.max(1) as f64,
+            config.best_metric,
+            report
+                .evals
+                .iter()
+                .map(|(s, m)| format!("step {s}: {:.4}", m[&config.best_metric]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let trained = trainer.inference_encoder();
+        let card = format!(
+            "---\nlibrary_name: sentence-transformers\npipeline_tag: text-ranking\ntags: [cross-encoder, reranker, retune]\n---\n\n# Cross-encoder re-ranker fine-tuned with retune\n\nStarted from `{}`; negatives mined with `{retriever_id}`. Loss {:?}, {} epochs, batch {} queries x {} documents, lr {}, seed {}. Best validation {} = {:?}.\n\n```python\nfrom sentence_transformers import CrossEncoder\nmodel = CrossEncoder(\"path/to/this/folder\")\nscores = model.predict([(query, document)])\n```\n",
+            self.model,
+            config.loss,
+            config.epochs,
+            config.batch_size,
+            1 + self.negatives,
+            config.lr,
+            config.seed,
+            config.best_metric,
+            report.best
+        );
+        trained.save(&self.output, &card)?;
+        let fusion = if holdout > 0 {
+            let val_set = EvalSet {
+                queries: validation
+                    .iter()
+                    .map(|v| EvalItem {
+                        input: v.query.clone(),
+                        expected: v.relevant.clone(),
+                    })
+                    .collect(),
+                corpus: corpus.clone(),
+            };
+            let val_texts: Vec<&str> = validation.iter().map(|v| v.query.as_str()).collect();
+            let val_rr = rerank(&trained, &val_texts, &corpus, &val_ranked)?;
+            let val_ret = retriever_scores(&q[..holdout], &d, &val_ranked);
+            let metric = config.best_metric.parse().map_err(|_| {
+                anyhow::anyhow!("--best-metric: unknown metric {:?}", config.best_metric)
+            })?;
+            let fusion = Fusion::choose(&val_set, &val_ranked, &val_ret, &val_rr.scores, metric);
+            let at = |w: f64| {
+                fusion
+                    .validation
+                    .iter()
+                    .find(|(x, _)| (x - w).abs() < 1e-9)
+                    .map_or(f64::NAN, |p| p.1)
+            };
+            eprintln!(
+                "score fusion chosen on the validation split: re-ranker weight {:.2} ({} {:.4}; retriever alone {:.4}, re-ranker alone {:.4})",
+                fusion.reranker_weight,
+                fusion.metric,
+                at(fusion.reranker_weight),
+                at(0.0),
+                at(1.0)
+            );
+            fusion.save(&self.output)?;
+            Some(fusion)
+        } else {
+            None
+        };
+        eprintln!(
+            "saved the re-ranker to {} (training log: {})",
+            self.output.display(),
+            log_path.display()
+        );
+
+        if let Some(eval_path) = &self.eval {
+            let (queries, _) = read_jsonl::<EvalItem>(eval_path, ReadMode::Strict)?;
+            let set = EvalSet { queries, corpus };
+            let texts: Vec<&str> = set.queries.iter().map(|q| q.input.as_str()).collect();
+            let (eq, _) = embed_cached(&retriever, &texts, Some(&self.cache_dir))?;
+            let ranked = rank_embeddings(&eq, &d, self.top);
+            let rr = rerank(&trained, &texts, &set.corpus, &ranked)?;
+            let metrics = metrics_for(&[1, 3, 5]);
+            let report = EvalReport::build(
+                metrics.clone(),
+                vec![
+                    SystemResult {
+                        name: retriever_id.clone(),
+                        model: retriever_id.clone(),
+                        evaluation: evaluate_ranked(&set, &ranked, &metrics),
+                    },
+                    SystemResult {
+                        name: format!("{retriever_id} + re-ranker"),
+                        model: self.output.display().to_string(),
+                        evaluation: evaluate_ranked(&set, &rr.ranked, &metrics),
+                    },
+                ]
+                .into_iter()
+                .chain(fusion.map(|f| {
+                    let ret = retriever_scores(&eq, &d, &ranked);
+                    let fused = fuse(&ranked, &ret, &rr.scores, f.reranker_weight);
+                    SystemResult {
+                        name: format!(
+                            "{retriever_id} + re-ranker, fused (weight {:.2})",
+                            f.reranker_weight
+                        ),
+                        model: self.output.display().to_string(),
+                        evaluation: evaluate_ranked(&set, &fused, &metrics),
+                    }
+                }))
+                .collect(),
+                10_000,
+            )?;
+            println!(
+                "\nevaluation on {}\n\n{}",
+                eval_path.display(),
+                report.markdown()
+            );
+            let (mean, p50, p95) = rr.latency_ms();
+            println!(
+                "re-ranking latency for {} candidates per query: {mean:.1} ms mean, {p50:.1} ms median, {p95:.1} ms p95",
+                self.top.min(set.corpus.len())
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `finetune-reranker`'s entry point: parses the command line and runs.
+pub fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    dispatch(args.backend, args)
+}
