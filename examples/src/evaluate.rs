@@ -125,6 +125,12 @@ pub fn metrics_for(ks: &[usize]) -> Vec<Metric> {
 }
 
 impl EvaluateArgs {
+    /// Runs `evaluate` on the chosen backend. Not generic, so the Burn code it needs is compiled
+    /// here once rather than in every binary that runs it.
+    pub fn execute(self) -> anyhow::Result<EvalReport> {
+        crate::dispatch(self.backend, self)
+    }
+
     fn runs_log_path(&self) -> PathBuf {
         self.runs_log.clone().unwrap_or_else(|| match &self.out {
             Some(o) => o.join("runs.jsonl"),
@@ -144,14 +150,6 @@ impl EvaluateArgs {
             );
         }
         Ok(self.names.clone())
-    }
-}
-
-impl EvaluateArgs {
-    /// Runs `evaluate` on the chosen backend. Not generic, so the Burn code it needs is compiled
-    /// here once rather than in every binary that runs it.
-    pub fn execute(self) -> anyhow::Result<EvalReport> {
-        crate::dispatch(self.backend, self)
     }
 }
 

@@ -208,6 +208,18 @@ impl FinetuneArgs {
         c
     }
 
+    /// Runs `finetune` on the chosen backend. Not generic, so the Burn code it needs is compiled
+    /// here once rather than in every binary that runs it.
+    pub fn execute(self) -> anyhow::Result<FinetuneOutcome> {
+        crate::dispatch(self.backend, self)
+    }
+
+    /// Whether `--hard-negatives` mines (when corpus negatives are off): the loss must use
+    /// negatives rather than labels.
+    fn mines_hard_negatives(&self) -> bool {
+        self.hard_negatives > 0 && !self.loss().uses_labels()
+    }
+
     /// What `--corpus-negatives` decides for this loss, corpus size and training data.
     fn uses_corpus_negatives(
         &self,
@@ -254,14 +266,6 @@ pub struct FinetuneOutcome {
     pub before: Option<BTreeMap<String, f64>>,
     /// Metrics of the fine-tuned model on EVAL, when EVAL was given.
     pub after: Option<BTreeMap<String, f64>>,
-}
-
-impl FinetuneArgs {
-    /// Runs `finetune` on the chosen backend. Not generic, so the Burn code it needs is compiled
-    /// here once rather than in every binary that runs it.
-    pub fn execute(self) -> anyhow::Result<FinetuneOutcome> {
-        crate::dispatch(self.backend, self)
-    }
 }
 
 impl BackendTask for FinetuneArgs {
@@ -354,7 +358,7 @@ impl BackendTask for FinetuneArgs {
                 "every batch scores its anchors against all {} corpus documents",
                 corpus.len()
             );
-        } else if self.hard_negatives > 0 && !self.loss().uses_labels() {
+        } else if self.mines_hard_negatives() {
             add_hard_negatives(
                 &encoder.valid(),
                 &mut train,
@@ -563,7 +567,7 @@ fn model_card(
             "every anchor scored against all {} corpus documents in every batch",
             config.shared_negatives.len()
         )
-    } else if args.hard_negatives > 0 && !config.loss.uses_labels() {
+    } else if args.mines_hard_negatives() {
         format!(
             "in-batch, plus {} hard negative(s) per example mined with the base model",
             args.hard_negatives
