@@ -12,9 +12,11 @@
 //! seeds per recipe, ranked by mean validation score): symmetric MNRL, 10 epochs, lr 5e-5,
 //! batch 16, warmup 0.1, every anchor scored against the whole corpus in every batch
 //! (`--corpus-negatives auto`, for MNRL over a corpus of at most 512 documents; otherwise one
-//! hard negative per example mined with the base model), the best validation checkpoint kept.
+//! hard negative per example mined with the base model), the corpus' sample transactions
+//! added as training queries when it has them (`--train-on-samples auto`, with corpus
+//! negatives), the best validation checkpoint kept.
 //! sentence-transformers' own recipe is `--epochs 5 --lr 2e-5 --symmetric false
-//! --corpus-negatives false --hard-negatives 0`.
+//! --corpus-negatives false --train-on-samples false --hard-negatives 0`.
 
 use crate::{BackendChoice, BackendTask};
 use anyhow::{Context, bail};
@@ -48,15 +50,15 @@ pub enum LossName {
     BatchAll,
 }
 
-/// Whether every batch scores its anchors against the whole corpus (`--corpus-negatives`).
+/// An option that is on, off, or decided by the run (`--corpus-negatives`,
+/// `--train-on-samples`; each option's help states its `auto` rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CorpusNegatives {
-    /// On for MNRL over examples without negatives of their own and a corpus of at most
-    /// [`FinetuneArgs::MAX_CORPUS_NEGATIVES`] documents; off otherwise.
+pub enum Switch {
+    /// Decided by the option's rule.
     Auto,
-    /// On (an error when the loss or the corpus size rules it out).
+    /// On (an error when the run rules it out).
     True,
-    /// Off: in-batch negatives plus `--hard-negatives` mined ones.
+    /// Off.
     False,
 }
 
@@ -129,8 +131,14 @@ pub struct FinetuneArgs {
     /// and `--hard-negatives` is not used.
     /// `auto` (the default) turns it on for MNRL over course-format data (no negatives of its
     /// own) and a corpus of at most 512 documents, and leaves it off otherwise.
-    #[arg(long, value_enum, default_value_t = CorpusNegatives::Auto)]
-    pub corpus_negatives: CorpusNegatives,
+    #[arg(long, value_enum, default_value_t = Switch::Auto)]
+    pub corpus_negatives: Switch,
+    /// Also train on the corpus' sample transactions (a `categories.json`'s
+    /// `sample_transactions`, each a query for its category); never validated on.
+    /// `auto` (the default) turns it on when corpus negatives are on and the corpus has
+    /// samples, the recipe measured in docs/benchmarks.md.
+    #[arg(long, value_enum, default_value_t = Switch::Auto)]
+    pub train_on_samples: Switch,
     /// Average the weights of the last N epochs and save the mean instead of the best
     /// validated epoch (stochastic weight averaging; 0: keep the best epoch).
     #[arg(long, default_value_t = 0)]
@@ -227,9 +235,9 @@ impl FinetuneArgs {
         train: &[retune_trainer::train::TrainExample],
     ) -> bool {
         match self.corpus_negatives {
-            CorpusNegatives::True => true,
-            CorpusNegatives::False => false,
-            CorpusNegatives::Auto => {
+            Switch::True => true,
+            Switch::False => false,
+            Switch::Auto => {
                 matches!(self.loss, LossName::Mnrl)
                     && corpus_len <= Self::MAX_CORPUS_NEGATIVES
                     && train.iter().all(|e| e.negatives.is_empty())
@@ -237,8 +245,40 @@ impl FinetuneArgs {
         }
     }
 
+    /// The corpus' sample transactions as labeled queries when `--train-on-samples` decides so
+    /// (none otherwise); an error when it is forced on and there are none.
+    fn sample_queries(&self, corpus_negatives: bool) -> anyhow::Result<Vec<EvalItem>> {
+        let samples = match &self.corpus {
+            Some(c) => retune_data::sample_queries(c)?,
+            None => Vec::new(),
+        };
+        match self.train_on_samples {
+            Switch::False => Ok(Vec::new()),
+            Switch::Auto => Ok(if corpus_negatives {
+                samples
+            } else {
+                Vec::new()
+            }),
+            Switch::True if samples.is_empty() => {
+                bail!(
+                    "--train-on-samples true needs a --corpus categories.json with sample_transactions"
+                )
+            }
+            Switch::True => Ok(samples),
+        }
+    }
+
     /// The largest corpus `--corpus-negatives` embeds in every batch.
     const MAX_CORPUS_NEGATIVES: usize = 512;
+}
+
+/// Positives name documents by key; training uses the text the corpus gives them.
+fn use_corpus_texts(train: &mut [retune_trainer::train::TrainExample], corpus: &[CorpusDoc]) {
+    for e in train {
+        if let Some(d) = corpus.iter().find(|d| d.key() == e.positive) {
+            e.positive.clone_from(&d.text);
+        }
+    }
 }
 
 fn print_eval(title: &str, rows: &[(&str, BTreeMap<String, f64>)]) {
@@ -336,13 +376,19 @@ impl BackendTask for FinetuneArgs {
         )
         .with_context(|| format!("loading {}", self.model))?;
         let mut train = train;
-        // Positives name documents by key; train on the text the corpus gives them.
-        for e in &mut train {
-            if let Some(d) = corpus.iter().find(|d| d.key() == e.positive) {
-                e.positive.clone_from(&d.text);
-            }
-        }
+        use_corpus_texts(&mut train, &corpus);
         let corpus_negatives = self.uses_corpus_negatives(corpus.len(), &train);
+        let samples = self.sample_queries(corpus_negatives)?;
+        if !samples.is_empty() {
+            eprintln!(
+                "training also on {} sample transactions of the corpus",
+                samples.len()
+            );
+            let mut all = train_records.to_vec();
+            all.extend(samples.iter().cloned().map(TrainRecord::Course));
+            train = examples_from_records(&all).0;
+            use_corpus_texts(&mut train, &corpus);
+        }
         if corpus_negatives {
             if !matches!(self.loss, LossName::Mnrl) {
                 bail!("--corpus-negatives needs --loss mnrl");
@@ -452,6 +498,7 @@ impl BackendTask for FinetuneArgs {
             &config,
             train.len(),
             holdout,
+            samples.len(),
             before.as_ref(),
             after.as_ref(),
         );
@@ -546,6 +593,7 @@ fn model_card(
     config: &TrainConfig,
     train: usize,
     holdout: usize,
+    samples: usize,
     before: Option<&BTreeMap<String, f64>>,
     after: Option<&BTreeMap<String, f64>>,
 ) -> String {
@@ -576,6 +624,9 @@ fn model_card(
         "in-batch (and any the training file gives)".to_owned()
     };
     s.push_str(&format!("Negatives: {negatives}.\n"));
+    if samples > 0 {
+        s.push_str(&format!("The training examples include the corpus' {samples} sample transactions, each a query for its category.\n"));
+    }
     if let (Some(b), Some(a)) = (before, after) {
         s.push_str("\n## Evaluation\n\n| metric | base | fine-tuned |\n|---|---|---|\n");
         for (k, v) in b {
@@ -644,5 +695,35 @@ mod tests {
         assert!(!args(&["--loss", "batch-semi-hard"]).uses_corpus_negatives(27, &bare));
         assert!(!args(&["--corpus-negatives", "false"]).uses_corpus_negatives(27, &bare));
         assert!(args(&["--corpus-negatives", "true"]).uses_corpus_negatives(27, &mined));
+    }
+
+    #[test]
+    fn samples_follow_corpus_negatives_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cats = dir.path().join("c.json");
+        std::fs::write(
+            &cats,
+            r#"[{"category":"Travel","sample_transactions":["Delta","Uber"]},{"category":"Rent"}]"#,
+        )
+        .unwrap();
+        let jl = dir.path().join("c.jsonl");
+        std::fs::write(&jl, "{\"text\":\"Travel\"}\n").unwrap();
+        let c = cats.to_str().unwrap();
+        let n = |extra: &[&str], cn: bool| args(extra).sample_queries(cn).map(|v| v.len());
+        assert_eq!(n(&["--corpus", c], true).unwrap(), 2);
+        assert_eq!(n(&["--corpus", c], false).unwrap(), 0);
+        assert_eq!(n(&[], true).unwrap(), 0);
+        assert_eq!(
+            n(&["--corpus", c, "--train-on-samples", "false"], true).unwrap(),
+            0
+        );
+        assert_eq!(
+            n(&["--corpus", c, "--train-on-samples", "true"], false).unwrap(),
+            2
+        );
+        let j = jl.to_str().unwrap();
+        assert_eq!(n(&["--corpus", j], true).unwrap(), 0);
+        let err = n(&["--corpus", j, "--train-on-samples", "true"], true).unwrap_err();
+        assert!(err.to_string().contains("sample_transactions"), "{err}");
     }
 }

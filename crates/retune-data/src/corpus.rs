@@ -6,6 +6,7 @@
 //! known by its text, which is what course-format `expected` lists name.
 
 use crate::error::DataError;
+use crate::items::EvalItem;
 use crate::jsonl::{ReadMode, read_jsonl};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -166,6 +167,29 @@ pub fn load_corpus_as(path: impl AsRef<Path>, text: DocText) -> Result<Vec<Corpu
     Ok(docs)
 }
 
+/// The sample transactions of a `categories.json` as labeled queries (course format: the
+/// sample is the `input`, its category the one `expected` document), in file order. A JSONL
+/// corpus has no samples and gives none.
+pub fn sample_queries(path: impl AsRef<Path>) -> Result<Vec<EvalItem>, DataError> {
+    let path = path.as_ref();
+    if path.extension().is_none_or(|e| e != "json") {
+        return Ok(Vec::new());
+    }
+    Ok(load_categories(path)?
+        .into_iter()
+        .flat_map(|c| {
+            let name = c.category;
+            c.sample_transactions
+                .into_iter()
+                .filter(|s| !s.trim().is_empty())
+                .map(move |s| EvalItem {
+                    input: s,
+                    expected: vec![name.clone()],
+                })
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +239,37 @@ mod tests {
             docs.iter().map(CorpusDoc::key).collect::<Vec<_>>(),
             ["d1", "two"]
         );
+    }
+
+    #[test]
+    fn samples_become_labeled_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cats = dir.path().join("c.json");
+        std::fs::write(&cats, r#"[{"category":"Travel","sample_transactions":["Delta","Uber"," "]},{"category":"Meals"},{"category":"Rent","sample_transactions":["May rent"]}]"#).unwrap();
+        let q = sample_queries(&cats).unwrap();
+        let got: Vec<(&str, &str)> = q
+            .iter()
+            .map(|i| (i.input.as_str(), i.expected[0].as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Delta", "Travel"),
+                ("Uber", "Travel"),
+                ("May rent", "Rent")
+            ]
+        );
+        assert!(q.iter().all(|i| i.expected.len() == 1));
+        let jl = dir.path().join("c.jsonl");
+        std::fs::write(&jl, "{\"text\":\"one\"}\n").unwrap();
+        assert!(sample_queries(&jl).unwrap().is_empty());
+        std::fs::write(
+            &cats,
+            "[{\"category\":\"Travel\",\"sample_transactions\":\"Delta\"}]",
+        )
+        .unwrap();
+        let err = sample_queries(&cats).unwrap_err().to_string();
+        assert!(err.contains("sample_transactions"), "{err}");
     }
 
     #[test]
