@@ -248,37 +248,25 @@ impl FinetuneArgs {
     /// The corpus' sample transactions as labeled queries when `--train-on-samples` decides so
     /// (none otherwise); an error when it is forced on and there are none.
     fn sample_queries(&self, corpus_negatives: bool) -> anyhow::Result<Vec<EvalItem>> {
-        let samples = match &self.corpus {
-            Some(c) => retune_data::sample_queries(c)?,
-            None => Vec::new(),
+        let wanted = match self.train_on_samples {
+            Switch::False => false,
+            Switch::Auto => corpus_negatives,
+            Switch::True => true,
         };
-        match self.train_on_samples {
-            Switch::False => Ok(Vec::new()),
-            Switch::Auto => Ok(if corpus_negatives {
-                samples
-            } else {
-                Vec::new()
-            }),
-            Switch::True if samples.is_empty() => {
-                bail!(
-                    "--train-on-samples true needs a --corpus categories.json with sample_transactions"
-                )
-            }
-            Switch::True => Ok(samples),
+        let samples = match &self.corpus {
+            Some(c) if wanted => retune_data::sample_queries(c)?,
+            _ => Vec::new(),
+        };
+        if samples.is_empty() && self.train_on_samples == Switch::True {
+            bail!(
+                "--train-on-samples true needs a --corpus categories.json with sample_transactions"
+            );
         }
+        Ok(samples)
     }
 
     /// The largest corpus `--corpus-negatives` embeds in every batch.
     const MAX_CORPUS_NEGATIVES: usize = 512;
-}
-
-/// Positives name documents by key; training uses the text the corpus gives them.
-fn use_corpus_texts(train: &mut [retune_trainer::train::TrainExample], corpus: &[CorpusDoc]) {
-    for e in train {
-        if let Some(d) = corpus.iter().find(|d| d.key() == e.positive) {
-            e.positive.clone_from(&d.text);
-        }
-    }
 }
 
 fn print_eval(title: &str, rows: &[(&str, BTreeMap<String, f64>)]) {
@@ -376,7 +364,6 @@ impl BackendTask for FinetuneArgs {
         )
         .with_context(|| format!("loading {}", self.model))?;
         let mut train = train;
-        use_corpus_texts(&mut train, &corpus);
         let corpus_negatives = self.uses_corpus_negatives(corpus.len(), &train);
         let samples = self.sample_queries(corpus_negatives)?;
         if !samples.is_empty() {
@@ -387,7 +374,12 @@ impl BackendTask for FinetuneArgs {
             let mut all = train_records.to_vec();
             all.extend(samples.iter().cloned().map(TrainRecord::Course));
             train = examples_from_records(&all).0;
-            use_corpus_texts(&mut train, &corpus);
+        }
+        // Positives name documents by key; train on the text the corpus gives them.
+        for e in &mut train {
+            if let Some(d) = corpus.iter().find(|d| d.key() == e.positive) {
+                e.positive.clone_from(&d.text);
+            }
         }
         if corpus_negatives {
             if !matches!(self.loss, LossName::Mnrl) {
