@@ -13,7 +13,7 @@
 
 use crate::cache::embed_cached;
 use crate::evaluate::metrics_for;
-use crate::finetune::hard_negative_mining;
+use crate::finetune::{Switch, hard_negative_mining};
 use crate::fusion::{Fusion, fuse, retriever_scores};
 use crate::report::{EvalReport, SystemResult};
 use crate::rerank::rerank;
@@ -68,7 +68,12 @@ struct Args {
     /// Loss.
     #[arg(long, value_enum, default_value_t = LossName::Listwise)]
     loss: LossName,
-    /// Hard negatives per query.
+    /// Train also on the corpus' sample transactions (categories.json `sample_transactions`)
+    /// as extra queries, never validated on; `auto`: when the corpus has them. Off by default:
+    /// on the course data it lowered the best validation MRR@10 (0.794 -> 0.780).
+    #[arg(long, value_enum, default_value_t = Switch::False)]
+    train_on_samples: Switch,
+    /// Hard negatives per query (more than the corpus holds: every other document).
     #[arg(long, default_value_t = 7)]
     negatives: usize,
     /// Skip the N most similar non-positive documents when mining (likely false negatives).
@@ -109,6 +114,30 @@ struct Args {
     backend: BackendChoice,
 }
 
+impl Args {
+    /// The corpus' sample transactions as (query, category) training pairs when
+    /// `--train-on-samples` wants them; an error when forced on and there are none.
+    fn sample_pairs(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let samples = match self.train_on_samples {
+            Switch::False => Vec::new(),
+            Switch::Auto | Switch::True => retune_data::sample_queries(&self.corpus)?,
+        };
+        if samples.is_empty() && self.train_on_samples == Switch::True {
+            bail!(
+                "--train-on-samples true needs a --corpus categories.json with sample_transactions ({} has none)",
+                self.corpus.display()
+            );
+        }
+        Ok(samples
+            .into_iter()
+            .filter_map(|s| {
+                let category = s.expected.into_iter().next()?;
+                Some((s.input, category))
+            })
+            .collect())
+    }
+}
+
 impl BackendTask for Args {
     type Output = ();
 
@@ -131,6 +160,9 @@ impl BackendTask for Args {
             );
         }
         let corpus: Vec<CorpusDoc> = retune_data::load_corpus_as(&self.corpus, self.doc_text)?;
+        let samples = self.sample_pairs()?;
+        let mut pairs = pairs;
+        pairs.extend(samples.iter().cloned());
         let index_of = |p: &str| {
             corpus
                 .iter()
@@ -188,8 +220,9 @@ impl BackendTask for Args {
             })
             .collect();
         eprintln!(
-            "train {} queries x (1 positive + {} mined negatives, shortfall {shortfall}), validation {holdout} queries x top {}",
+            "train {} queries ({} of them the corpus' samples) x (1 positive + {} mined negatives, shortfall {shortfall}), validation {holdout} queries x top {}",
             groups.len(),
+            samples.len(),
             self.negatives,
             self.top
         );
@@ -245,12 +278,14 @@ impl BackendTask for Args {
         );
         let trained = trainer.inference_encoder();
         let card = format!(
-            "---\nlibrary_name: sentence-transformers\npipeline_tag: text-ranking\ntags: [cross-encoder, reranker, retune]\n---\n\n# Cross-encoder re-ranker fine-tuned with retune\n\nStarted from `{}`; negatives mined with `{retriever_id}`. Loss {:?}, {} epochs, batch {} queries x {} documents, lr {}, seed {}. Best validation {} = {:?}.\n\n```python\nfrom sentence_transformers import CrossEncoder\nmodel = CrossEncoder(\"path/to/this/folder\")\nscores = model.predict([(query, document)])\n```\n",
+            "---\nlibrary_name: sentence-transformers\npipeline_tag: text-ranking\ntags: [cross-encoder, reranker, retune]\n---\n\n# Cross-encoder re-ranker fine-tuned with retune\n\nStarted from `{}`; negatives mined with `{retriever_id}`. Trained on {} queries ({} of them the corpus' sample transactions). Loss {:?}, {} epochs, batch {} queries x {} documents, lr {}, seed {}. Best validation {} = {:?}.\n\n```python\nfrom sentence_transformers import CrossEncoder\nmodel = CrossEncoder(\"path/to/this/folder\")\nscores = model.predict([(query, document)])\n```\n",
             self.model,
+            groups.len(),
+            samples.len(),
             config.loss,
             config.epochs,
             config.batch_size,
-            1 + self.negatives,
+            1 + groups.iter().map(|g| g.negatives.len()).max().unwrap_or(0),
             config.lr,
             config.seed,
             config.best_metric,
@@ -358,4 +393,57 @@ impl BackendTask for Args {
 pub fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     dispatch(args.backend, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(corpus: &std::path::Path, extra: &[&str]) -> Args {
+        let c = corpus.to_str().unwrap();
+        let base = [
+            "finetune-reranker",
+            "--model",
+            "m",
+            "--train",
+            "t.jsonl",
+            "--corpus",
+            c,
+            "--output",
+            "o",
+        ];
+        Args::parse_from(base.iter().chain(extra))
+    }
+
+    #[test]
+    fn samples_become_training_pairs_unless_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let cats = dir.path().join("c.json");
+        std::fs::write(
+            &cats,
+            r#"[{"category":"Travel","sample_transactions":["Delta","Uber"]},{"category":"Rent"}]"#,
+        )
+        .unwrap();
+        assert!(args(&cats, &[]).sample_pairs().unwrap().is_empty());
+        let pairs = args(&cats, &["--train-on-samples", "auto"])
+            .sample_pairs()
+            .unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                ("Delta".to_owned(), "Travel".to_owned()),
+                ("Uber".to_owned(), "Travel".to_owned())
+            ]
+        );
+        let off = args(&cats, &["--train-on-samples", "false"]);
+        assert!(off.sample_pairs().unwrap().is_empty());
+        let jl = dir.path().join("c.jsonl");
+        std::fs::write(&jl, "{\"text\":\"Travel\"}\n").unwrap();
+        let auto = args(&jl, &["--train-on-samples", "auto"]);
+        assert!(auto.sample_pairs().unwrap().is_empty());
+        let err = args(&jl, &["--train-on-samples", "true"])
+            .sample_pairs()
+            .unwrap_err();
+        assert!(err.to_string().contains("sample_transactions"), "{err}");
+    }
 }
