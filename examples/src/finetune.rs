@@ -423,29 +423,12 @@ impl BackendTask for FinetuneArgs {
         )
         .ok();
         let log_path = self.output.with_extension("train_log.jsonl");
-        let checkpoints = self
-            .checkpoint_dir
-            .clone()
-            .unwrap_or_else(|| self.output.with_extension("checkpoints"));
-        if self.resume && !self.checkpoints {
-            bail!("--resume needs checkpoints: drop `--checkpoints false`");
-        }
-        if self.resume {
-            match retune_trainer::train::latest_checkpoint(&checkpoints) {
-                Some(c) => eprintln!("resuming from {}", c.display()),
-                None => eprintln!(
-                    "no checkpoint in {}: starting from the beginning",
-                    checkpoints.display()
-                ),
-            }
-        } else {
-            if log_path.exists() {
-                std::fs::remove_file(&log_path)?;
-            }
-            if checkpoints.exists() {
-                std::fs::remove_dir_all(&checkpoints)?;
-            }
-        }
+        let checkpoints = prepare_run_files(
+            &self.output,
+            self.checkpoint_dir.as_deref(),
+            self.checkpoints,
+            self.resume,
+        )?;
         let mut trainer = Trainer::new(encoder, config.clone());
         let report = trainer.fit_resumable(
             &train,
@@ -511,6 +494,41 @@ impl BackendTask for FinetuneArgs {
             after,
         })
     }
+}
+
+/// Prepares a training run's side files next to OUTPUT: the checkpoint folder (`dir`, default
+/// `OUTPUT.checkpoints`, which it returns) and the log `OUTPUT.train_log.jsonl`. A fresh run
+/// removes both; `resume` keeps them and says which checkpoint it continues from. Shared by
+/// `finetune` and `finetune-reranker`.
+pub(crate) fn prepare_run_files(
+    output: &std::path::Path,
+    dir: Option<&std::path::Path>,
+    checkpoints: bool,
+    resume: bool,
+) -> anyhow::Result<PathBuf> {
+    let log_path = output.with_extension("train_log.jsonl");
+    let dir = dir.map_or_else(|| output.with_extension("checkpoints"), ToOwned::to_owned);
+    if resume && !checkpoints {
+        bail!("--resume needs checkpoints: drop `--checkpoints false`");
+    }
+    if resume {
+        match retune_trainer::train::latest_checkpoint(&dir) {
+            Some(c) => eprintln!("resuming from {}", c.display()),
+            None => eprintln!(
+                "no checkpoint in {}: starting from the beginning",
+                dir.display()
+            ),
+        }
+    } else {
+        if log_path.exists() {
+            std::fs::remove_file(&log_path)
+                .with_context(|| format!("removing {}", log_path.display()))?;
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+    }
+    Ok(dir)
 }
 
 /// Checks before training that publishing can work (a token, an `owner/name` id), so a long

@@ -1,6 +1,6 @@
 //! `finetune-reranker` and `evaluate --reranker` on the tiny fixture model and the project's
-//! domain data: a re-ranker is trained, saved in the cross-encoder layout, and every model
-//! appears in the evaluation alone and then re-ranked.
+//! domain data: a re-ranker is trained, saved in the cross-encoder layout, resumed from its
+//! checkpoint, and every model appears in the evaluation alone and then re-ranked.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,37 +37,41 @@ fn finetune_reranker_then_evaluate_with_it() {
     let cats = repo("fixtures/domain/categories.json");
     let out = dir.path().join("reranker");
     let cache = dir.path().join("cache");
-    let ft = Command::new(env!("CARGO_BIN_EXE_finetune-reranker"))
-        .args([
-            "--model".as_ref(),
-            model.as_os_str(),
-            "--train".as_ref(),
-            train.as_os_str(),
-        ])
-        .args([
-            "--corpus".as_ref(),
-            cats.as_os_str(),
-            "--output".as_ref(),
-            out.as_os_str(),
-        ])
-        .args([
-            "--eval".as_ref(),
-            eval.as_os_str(),
-            "--cache-dir".as_ref(),
-            cache.as_os_str(),
-        ])
-        .args([
-            "--epochs",
-            "1",
-            "--negatives",
-            "3",
-            "--top",
-            "5",
-            "--lr",
-            "1e-3",
-        ])
-        .output()
-        .unwrap();
+    let finetune = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_finetune-reranker"))
+            .args([
+                "--model".as_ref(),
+                model.as_os_str(),
+                "--train".as_ref(),
+                train.as_os_str(),
+            ])
+            .args([
+                "--corpus".as_ref(),
+                cats.as_os_str(),
+                "--output".as_ref(),
+                out.as_os_str(),
+            ])
+            .args([
+                "--eval".as_ref(),
+                eval.as_os_str(),
+                "--cache-dir".as_ref(),
+                cache.as_os_str(),
+            ])
+            .args([
+                "--epochs",
+                "1",
+                "--negatives",
+                "3",
+                "--top",
+                "5",
+                "--lr",
+                "1e-3",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let ft = finetune(&[]);
     let stderr = String::from_utf8_lossy(&ft.stderr);
     assert!(ft.status.success(), "{stderr}");
     assert!(stderr.contains("a new classification head"), "{stderr}");
@@ -96,6 +100,24 @@ fn finetune_reranker_then_evaluate_with_it() {
     assert!(config.contains("BertForSequenceClassification"));
     let log = std::fs::read_to_string(out.with_extension("train_log.jsonl")).unwrap();
     assert!(log.lines().count() >= 2);
+    let checkpoint = out.with_extension("checkpoints").join("checkpoint-001");
+    assert!(checkpoint.join("state.json").is_file());
+    let weights = std::fs::read(out.join("model.safetensors")).unwrap();
+
+    // Resuming the finished run trains nothing more and saves the same re-ranker.
+    let again = finetune(&["--resume"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming from {}", checkpoint.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("model.safetensors")).unwrap(),
+        weights
+    );
+    let resumed_log = std::fs::read_to_string(out.with_extension("train_log.jsonl")).unwrap();
+    assert_eq!(resumed_log, log, "no step was taken again");
 
     let report = dir.path().join("report");
     let ev = Command::new(env!("CARGO_BIN_EXE_evaluate"))

@@ -1,6 +1,7 @@
 //! The cross-encoder on the tiny fixture model: starting from a bi-encoder checkpoint with a
 //! new head, scoring in any batch order, saving in the `BertForSequenceClassification` layout
-//! and reloading to the same scores, and training (both losses) that learns to rank.
+//! and reloading to the same scores, training (both losses) that learns to rank, and an
+//! exact resume from a checkpoint.
 
 use retune_data::Reranker;
 use retune_trainer::backend::{Cpu, CpuAutodiff};
@@ -197,4 +198,83 @@ fn a_fresh_head_is_the_same_for_the_same_seed_whatever_burn_draws_meanwhile() {
         .logits(&pairs)
         .unwrap();
     assert_ne!(a, c, "another seed, another head");
+}
+
+/// A listwise trainer of `epochs` epochs on the tiny model.
+fn resumable_trainer(epochs: usize) -> CrossTrainer<CpuAutodiff> {
+    let mut config = CrossTrainConfig::new(CrossLoss::Listwise, epochs);
+    config.lr = 2e-3;
+    CrossTrainer::new(load::<CpuAutodiff>(&tiny_bert_dir()), config)
+}
+
+/// Scores of the current and of the best weights on a fixed query, to compare runs bit for bit.
+fn fingerprint(t: &CrossTrainer<CpuAutodiff>) -> (Vec<f32>, Vec<f32>) {
+    let q = "uber to the airport";
+    (
+        t.encoder.valid().score(q, &CATS).unwrap(),
+        t.inference_encoder().score(q, &CATS).unwrap(),
+    )
+}
+
+#[test]
+fn cross_training_resumes_exactly_from_a_checkpoint_and_ignores_a_torn_write() {
+    let (groups, val) = (groups(), validation());
+    let full_dir = tempfile::tempdir().unwrap();
+    let mut full = resumable_trainer(3);
+    let full_report = full
+        .fit_resumable(&groups, Some(&val), None, Some(full_dir.path()), false)
+        .unwrap();
+    let mut kept: Vec<String> = std::fs::read_dir(full_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["checkpoint-002", "checkpoint-003"]);
+
+    // Killed while writing checkpoint 3: checkpoint 2 and a torn `.partial` folder remain.
+    let resumed_dir = tempfile::tempdir().unwrap();
+    crate::common::copy_checkpoint(full_dir.path(), resumed_dir.path(), "checkpoint-002");
+    let torn = resumed_dir.path().join(".checkpoint-003.999.partial");
+    std::fs::create_dir(&torn).unwrap();
+    std::fs::write(torn.join("model.safetensors"), b"half a file").unwrap();
+    let mut resumed = resumable_trainer(3);
+    let log = resumed_dir.path().join("log.jsonl");
+    let report = resumed
+        .fit_resumable(
+            &groups,
+            Some(&val),
+            Some(&log),
+            Some(resumed_dir.path()),
+            true,
+        )
+        .unwrap();
+    // It ran only the last epoch (a run from scratch would reach the same weights too): 4
+    // steps of 8 groups and one validation pass.
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let evals = rows.iter().filter(|r| r.get("eval").is_some()).count();
+    assert_eq!((rows.len() - evals, evals), (4, 1), "{rows:?}");
+    assert_eq!(report.steps, full_report.steps);
+    assert_eq!(report.evals, full_report.evals);
+    assert_eq!(report.best, full_report.best);
+    let losses = |r: &retune_trainer::train::TrainReport| -> Vec<(usize, f64, f64)> {
+        r.log.iter().map(|s| (s.step, s.loss, s.lr)).collect()
+    };
+    assert_eq!(losses(&report), losses(&full_report));
+    assert_eq!(
+        fingerprint(&resumed),
+        fingerprint(&full),
+        "same current and best weights"
+    );
+
+    // A resume with other settings is refused.
+    let err = resumable_trainer(4)
+        .fit_resumable(&groups, None, None, Some(resumed_dir.path()), true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("other training settings"), "{err}");
 }

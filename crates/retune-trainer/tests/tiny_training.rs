@@ -197,17 +197,6 @@ fn eval_set() -> retune_trainer::train::EvalSet {
     }
 }
 
-/// Copies checkpoint `name` from `from` into `to`; returns its new folder.
-fn copy_checkpoint(from: &std::path::Path, to: &std::path::Path, name: &str) -> std::path::PathBuf {
-    let dst = to.join(name);
-    std::fs::create_dir(&dst).unwrap();
-    for f in std::fs::read_dir(from.join(name)).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), dst.join(f.file_name())).unwrap();
-    }
-    dst
-}
-
 /// Resumes `t` from the newest checkpoint in `dir`.
 fn resume(
     t: &mut Trainer<CpuAutodiff>,
@@ -239,12 +228,26 @@ fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
     // A run killed after epoch 2, while writing checkpoint 3: its folder holds checkpoint 2
     // and a torn `.partial` folder.
     let resumed_dir = tempfile::tempdir().unwrap();
-    copy_checkpoint(full_dir.path(), resumed_dir.path(), "checkpoint-002");
+    common::copy_checkpoint(full_dir.path(), resumed_dir.path(), "checkpoint-002");
     let torn = resumed_dir.path().join(".checkpoint-003.999.partial");
     std::fs::create_dir(&torn).unwrap();
     std::fs::write(torn.join("model.safetensors"), b"half a file").unwrap();
     let mut resumed = trainer(3, 2);
-    let report = resume(&mut resumed, &train_set, &eval, resumed_dir.path());
+    let log = resumed_dir.path().join("log.jsonl");
+    let report = resumed
+        .fit_resumable(
+            &train_set,
+            Some(&eval),
+            Some(&log),
+            Some(resumed_dir.path()),
+            true,
+        )
+        .unwrap();
+    // It ran only the last epoch (from scratch it would reach the same weights too).
+    let last_epoch = full_report.log.iter().filter(|s| s.epoch == 2).count();
+    let rows = std::fs::read_to_string(&log).unwrap();
+    let evals = rows.lines().filter(|l| l.contains("\"eval\"")).count();
+    assert_eq!((rows.lines().count() - evals, evals), (last_epoch, 1));
     assert_eq!(report.steps, full_report.steps);
     assert_eq!(report.log.len(), full_report.log.len());
     assert_eq!(report.evals.len(), full_report.evals.len());
@@ -399,7 +402,7 @@ fn weight_average_of_the_last_epochs_is_the_result_and_resumes_exactly() {
 
     // Resumed from epoch 2 (whose checkpoint holds a mean of one), it ends on the same mean.
     let resumed_dir = tempfile::tempdir().unwrap();
-    let dst = copy_checkpoint(full_dir.path(), resumed_dir.path(), "checkpoint-002");
+    let dst = common::copy_checkpoint(full_dir.path(), resumed_dir.path(), "checkpoint-002");
     assert!(dst.join("average.safetensors").is_file());
     let mut resumed = averaged(3);
     let report = resume(&mut resumed, &train_set, &eval, resumed_dir.path());

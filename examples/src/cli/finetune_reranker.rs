@@ -10,10 +10,12 @@
 //! `--eval`, R alone and R + the re-ranker are measured with the same metrics as `evaluate`.
 //! The weight of a fusion of R's and the re-ranker's scores is chosen on the same validation
 //! queries and saved as `retune_fusion.json` in DIR (`evaluate --reranker DIR` applies it).
+//! A checkpoint is written after every epoch (`--checkpoints`, `--checkpoint-dir`) and
+//! `--resume` continues a killed run exactly, as `finetune` does.
 
 use crate::cache::embed_cached;
 use crate::evaluate::metrics_for;
-use crate::finetune::{Switch, hard_negative_mining};
+use crate::finetune::{Switch, hard_negative_mining, prepare_run_files};
 use crate::fusion::{Fusion, fuse, retriever_scores};
 use crate::report::{EvalReport, SystemResult};
 use crate::rerank::rerank;
@@ -106,6 +108,18 @@ struct Args {
     /// Longest (query, document) sequence in tokens.
     #[arg(long, default_value_t = 256)]
     max_length: usize,
+    /// Write a checkpoint after every epoch (weights, best weights, optimizer moments, about
+    /// 4x the model's size; the two newest are kept); `--checkpoints false` saves the disk and
+    /// gives up `--resume`.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    checkpoints: bool,
+    /// Folder of the per-epoch checkpoints (default: OUTPUT.checkpoints).
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// Continue from the newest checkpoint (same data and settings): the result is the one the
+    /// uninterrupted run would have given.
+    #[arg(long)]
+    resume: bool,
     /// Embedding cache folder.
     #[arg(long, default_value = ".retune-cache/embeddings")]
     cache_dir: PathBuf,
@@ -254,15 +268,24 @@ impl BackendTask for Args {
         config.seed = self.seed;
         config.new_head_lr_multiplier = self.head_lr_multiplier;
         let log_path = self.output.with_extension("train_log.jsonl");
-        if log_path.exists() {
-            std::fs::remove_file(&log_path)?;
-        }
         if let Some(parent) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
+        let checkpoints = prepare_run_files(
+            &self.output,
+            self.checkpoint_dir.as_deref(),
+            self.checkpoints,
+            self.resume,
+        )?;
         let mut trainer = CrossTrainer::new(ce, config.clone());
         let val = (holdout > 0).then_some(validation.as_slice());
-        let report = trainer.fit(&groups, val, Some(&log_path))?;
+        let report = trainer.fit_resumable(
+            &groups,
+            val,
+            Some(&log_path),
+            self.checkpoints.then_some(checkpoints.as_path()),
+            self.resume,
+        )?;
         eprintln!(
             "trained {} steps in {:.1}s ({:.2} s/step); validation {} by epoch: {}",
             report.steps,

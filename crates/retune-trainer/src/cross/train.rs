@@ -1,14 +1,18 @@
 //! Training a cross-encoder: batches of (query, positive, negatives) groups, BCE or listwise
 //! loss, the bi-encoder trainer's AdamW (Hugging Face defaults, no decay on biases and
-//! LayerNorm), linear warmup/decay schedule and global-norm clipping, seeded dropout, and a
-//! validation pass that re-ranks candidate lists and keeps the best weights.
+//! LayerNorm), linear warmup/decay schedule and global-norm clipping, seeded dropout, a
+//! validation pass that re-ranks candidate lists and keeps the best weights, and the
+//! bi-encoder's per-epoch checkpoints with an exact resume (`checkpoint-NNN/`, written
+//! atomically; shuffles depend on (seed, epoch) and dropout on (seed, step) only).
 
 use super::encoder::CrossEncoder;
 use super::loss::{CrossLoss, bce_with_logits, listwise_softmax};
 use super::model::CrossEncoderModel;
 use crate::error::TrainerError;
 use crate::tokenize::Tokens;
+use crate::train::checkpoint::{CheckpointState, restore, save_checkpoint};
 use crate::train::{AdamW, LinearSchedule, StepLog, TrainReport, clip_global_norm, named_grads};
+use burn::module::AutodiffModule;
 use burn::tensor::{ElementConversion, Tensor, backend::AutodiffBackend};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -231,6 +235,40 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         validation: Option<&[RerankQuery]>,
         log: Option<&Path>,
     ) -> Result<TrainReport, TrainerError> {
+        self.fit_resumable(groups, validation, log, None, false)
+    }
+
+    /// Resumes from the newest checkpoint in `dir`: weights, optimizer moments and step, the
+    /// best weights and the report so far; returns the epochs already done (0 without one).
+    fn resume_from(&mut self, dir: &Path, report: &mut TrainReport) -> Result<usize, TrainerError> {
+        let device = self.encoder.device().clone();
+        let Some(r) = restore(
+            dir,
+            &mut self.encoder.model,
+            &mut self.optimizer,
+            &self.config,
+            &device,
+        )?
+        else {
+            return Ok(0);
+        };
+        self.best = r.best;
+        let state = r.state;
+        *report = state.report();
+        Ok(state.epochs_done)
+    }
+
+    /// As [`fit`](Self::fit), writing a checkpoint into `checkpoints` after every epoch (the
+    /// two newest are kept); with `resume`, continues from the newest one there, taking exactly
+    /// the steps the uninterrupted run would have taken.
+    pub fn fit_resumable(
+        &mut self,
+        groups: &[RerankGroup],
+        validation: Option<&[RerankQuery]>,
+        log: Option<&Path>,
+        checkpoints: Option<&Path>,
+        resume: bool,
+    ) -> Result<TrainReport, TrainerError> {
         if groups.is_empty() {
             return Err(TrainerError::config(
                 "training data",
@@ -257,10 +295,17 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         let schedule = LinearSchedule::new(self.config.lr, self.config.warmup_ratio, total);
         let mut log = log.map(JsonlAppender::open).transpose()?;
         let mut report = TrainReport::default();
-        if let Some(v) = validation {
+        let done = match checkpoints {
+            Some(dir) if resume => self.resume_from(dir, &mut report)?,
+            _ => 0,
+        };
+        let seconds_before = report.seconds;
+        if let Some(v) = validation
+            && done == 0
+        {
             self.evaluate(v, 0, &mut report, &mut log)?;
         }
-        for epoch in 0..self.config.epochs {
+        for epoch in done..self.config.epochs {
             let mut order: Vec<usize> = (0..groups.len()).collect();
             order.shuffle(&mut ChaCha8Rng::seed_from_u64(
                 self.config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
@@ -283,15 +328,36 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                     loss: value,
                     lr,
                     grad_norm,
-                    seconds: started.elapsed().as_secs_f64(),
+                    seconds: seconds_before + started.elapsed().as_secs_f64(),
                 };
                 report.record_step(entry, &mut log)?;
             }
             if let Some(v) = validation {
                 self.evaluate(v, report.steps, &mut report, &mut log)?;
             }
+            if let Some(dir) = checkpoints {
+                let state = CheckpointState {
+                    epochs_done: epoch + 1,
+                    steps: report.steps,
+                    optimizer_step: self.optimizer.step,
+                    log: report.log.clone(),
+                    evals: report.evals.clone(),
+                    best: report.best,
+                    seconds: seconds_before + started.elapsed().as_secs_f64(),
+                    config: self.config.clone(),
+                    average_count: 0,
+                };
+                save_checkpoint(
+                    dir,
+                    &self.encoder.model.valid(),
+                    &self.optimizer,
+                    self.best.as_ref(),
+                    None,
+                    &state,
+                )?;
+            }
         }
-        report.seconds = started.elapsed().as_secs_f64();
+        report.seconds = seconds_before + started.elapsed().as_secs_f64();
         Ok(report)
     }
 }

@@ -9,27 +9,31 @@
 //! checkpoint intact and only a `.partial` folder, which resuming ignores; the two newest are
 //! kept. Batches depend only on (seed, epoch) and dropout masks on (seed, step), so a run
 //! resumed from epoch N continues with exactly the steps the uninterrupted run took.
+//!
+//! The format is shared by the bi-encoder trainer (config [`TrainConfig`]) and the
+//! cross-encoder trainer (its own config): both write any [`ParamTable`] model.
 
 use super::average::WeightAverage;
 use super::config::TrainConfig;
 use super::optim::AdamW;
 use super::trainer::{StepLog, TrainReport};
-use crate::bert::BertModel;
 use crate::error::TrainerError;
 use crate::export::replace_dir;
 use crate::weights::{
     ParamTable, TensorFile, collect_params, fill_params, to_f32, write_safetensors,
 };
-use burn::tensor::backend::Backend;
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use safetensors::tensor::TensorView;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// What `state.json` holds.
+/// What `state.json` holds; `C` is the trainer's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckpointState {
+pub struct CheckpointState<C = TrainConfig> {
     /// Epochs completed.
     pub epochs_done: usize,
     /// Optimizer steps taken.
@@ -45,7 +49,7 @@ pub struct CheckpointState {
     /// Training seconds before the checkpoint.
     pub seconds: f64,
     /// The run's settings (a resume must use the same).
-    pub config: TrainConfig,
+    pub config: C,
     /// Models in `average.safetensors` (0: none).
     #[serde(default)]
     pub average_count: usize,
@@ -83,13 +87,13 @@ fn named_values<B: Backend>(
 }
 
 /// Writes `checkpoint-{epochs_done}` under `dir` and prunes all but the two newest.
-pub(crate) fn save_checkpoint<B: Backend>(
+pub(crate) fn save_checkpoint<B: Backend, M: ParamTable<B> + Clone, C: Serialize>(
     dir: &Path,
-    model: &BertModel<B>,
+    model: &M,
     optimizer: &AdamW<B>,
-    best: Option<&BertModel<B>>,
+    best: Option<&M>,
     average: Option<&WeightAverage>,
-    state: &CheckpointState,
+    state: &CheckpointState<C>,
 ) -> Result<PathBuf, TrainerError> {
     std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
     let target = dir.join(format!("checkpoint-{:03}", state.epochs_done));
@@ -151,14 +155,14 @@ pub(crate) fn load_weights<B: Backend>(
 }
 
 /// Reads `state.json` and AdamW's moments of a checkpoint.
-pub(crate) fn load_state<B: Backend>(
+pub(crate) fn load_state<B: Backend, C: DeserializeOwned>(
     checkpoint: &Path,
     optimizer: &mut AdamW<B>,
     device: &B::Device,
-) -> Result<CheckpointState, TrainerError> {
+) -> Result<CheckpointState<C>, TrainerError> {
     let p = checkpoint.join("state.json");
     let text = std::fs::read_to_string(&p).map_err(TrainerError::io(&p))?;
-    let state: CheckpointState =
+    let state: CheckpointState<C> =
         serde_json::from_str(&text).map_err(|source| TrainerError::Json {
             path: p.clone(),
             source,
@@ -185,7 +189,57 @@ pub(crate) fn load_state<B: Backend>(
     Ok(state)
 }
 
-impl CheckpointState {
+/// What [`restore`] brings back besides the weights it loads into the model.
+pub(crate) struct Restored<C, M> {
+    /// The checkpoint folder.
+    pub path: PathBuf,
+    /// Its `state.json`.
+    pub state: CheckpointState<C>,
+    /// The best validated weights, when the checkpoint has them.
+    pub best: Option<M>,
+}
+
+/// Loads the newest checkpoint in `dir` into a training run: the current weights into `model`,
+/// AdamW's moments and step into `optimizer`; the best weights and the state are returned.
+/// `None` without a checkpoint; an error when it was written with other settings than
+/// `config`.
+pub(crate) fn restore<A, M, C>(
+    dir: &Path,
+    model: &mut M,
+    optimizer: &mut AdamW<A::InnerBackend>,
+    config: &C,
+    device: &A::Device,
+) -> Result<Option<Restored<C, M::InnerModule>>, TrainerError>
+where
+    A: AutodiffBackend,
+    M: AutodiffModule<A> + ParamTable<A>,
+    M::InnerModule: ParamTable<A::InnerBackend>,
+    C: DeserializeOwned + PartialEq,
+{
+    let Some(path) = latest_checkpoint(dir) else {
+        return Ok(None);
+    };
+    let state: CheckpointState<C> = load_state(&path, optimizer, device)?;
+    if &state.config != config {
+        return Err(TrainerError::config(
+            path.join("state.json"),
+            "config",
+            "the checkpoint was written with other training settings; resume with the same ones",
+        ));
+    }
+    load_weights(model, &path.join("model.safetensors"), device)?;
+    let best_path = path.join("best.safetensors");
+    let best = if best_path.is_file() {
+        let mut m = model.valid();
+        load_weights(&mut m, &best_path, device)?;
+        Some(m)
+    } else {
+        None
+    };
+    Ok(Some(Restored { path, state, best }))
+}
+
+impl<C> CheckpointState<C> {
     /// The report the run had when the checkpoint was written.
     pub fn report(&self) -> TrainReport {
         TrainReport {

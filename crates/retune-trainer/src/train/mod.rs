@@ -2,7 +2,7 @@
 //! samplers, AdamW with Hugging Face's defaults and schedule, retrieval evaluation, the loop.
 
 mod average;
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod config;
 mod evaluator;
 mod example;

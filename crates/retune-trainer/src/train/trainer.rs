@@ -3,9 +3,7 @@
 //! evaluation on a validation set, the best model kept by a chosen metric, a JSONL log.
 
 use super::average::WeightAverage;
-use super::checkpoint::{
-    CheckpointState, latest_checkpoint, load_state, load_weights, save_checkpoint,
-};
+use super::checkpoint::{CheckpointState, restore, save_checkpoint};
 use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
@@ -389,36 +387,23 @@ impl<A: AutodiffBackend> Trainer<A> {
     /// Resumes from the newest checkpoint in `dir`: weights, optimizer moments, step counter,
     /// best weights and the report so far; returns the epochs already done (0 without one).
     fn resume_from(&mut self, dir: &Path, report: &mut TrainReport) -> Result<usize, TrainerError> {
-        let Some(ckpt) = latest_checkpoint(dir) else {
+        let device = self.encoder.device().clone();
+        let Some(r) = restore(
+            dir,
+            &mut self.encoder.model,
+            &mut self.optimizer,
+            &self.config,
+            &device,
+        )?
+        else {
             return Ok(0);
         };
-        let device = self.encoder.device().clone();
-        let inner_device = self.encoder.valid().device().clone();
-        let state: CheckpointState = load_state(&ckpt, &mut self.optimizer, &inner_device)?;
-        if state.config != self.config {
-            return Err(TrainerError::config(
-                ckpt.join("state.json"),
-                "config",
-                "the checkpoint was written with other training settings; resume with the same ones",
-            ));
-        }
-        load_weights(
-            &mut self.encoder.model,
-            &ckpt.join("model.safetensors"),
-            &device,
-        )?;
-        let best = ckpt.join("best.safetensors");
-        self.best = if best.is_file() {
-            let mut m = self.encoder.model.valid();
-            load_weights(&mut m, &best, &inner_device)?;
-            Some(m)
-        } else {
-            None
-        };
+        self.best = r.best;
+        let (ckpt, state) = (r.path, r.state);
         let average = ckpt.join("average.safetensors");
         self.average = if state.average_count > 0 && average.is_file() {
             let template = self.encoder.model.valid();
-            WeightAverage::load(&average, state.average_count, &template, &inner_device)?
+            WeightAverage::load(&average, state.average_count, &template, &device)?
         } else {
             WeightAverage::default()
         };

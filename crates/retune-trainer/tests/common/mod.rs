@@ -68,3 +68,18 @@ pub fn minilm_reference() -> (Vec<String>, Vec<Vec<f32>>) {
         .collect();
     (texts, embeddings)
 }
+
+/// Copies checkpoint `name` from `from` into `to`; returns its new folder.
+pub fn copy_checkpoint(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    name: &str,
+) -> std::path::PathBuf {
+    let dst = to.join(name);
+    std::fs::create_dir(&dst).unwrap();
+    for f in std::fs::read_dir(from.join(name)).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dst.join(f.file_name())).unwrap();
+    }
+    dst
+}
