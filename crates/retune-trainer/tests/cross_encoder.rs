@@ -20,6 +20,7 @@ fn groups() -> Vec<RerankGroup> {
             query: format!("{} order {}", HINTS[i % 4], i),
             positive: CATS[i % 4].into(),
             negatives: (1..4).map(|d| CATS[(i + d) % 4].to_string()).collect(),
+            teacher: Vec::new(),
         })
         .collect()
 }
@@ -128,6 +129,30 @@ fn listwise_needs_negatives() {
     g[3].negatives.clear();
     let err = t.fit(&g, None, None).err().unwrap().to_string();
     assert!(err.contains("needs negatives"), "{err}");
+}
+
+#[test]
+fn distillation_needs_teacher_logits_and_learns_to_rank() {
+    let mut config = CrossTrainConfig::new(CrossLoss::Listwise, 40);
+    config.lr = 2e-3;
+    config.distill_weight = 1.0;
+    // A teacher that puts the positive first and the negatives in a fixed order.
+    let mut g = groups();
+    for x in &mut g {
+        x.teacher = vec![4.0, 1.0, 0.0, -1.0];
+    }
+    let mut missing = g.clone();
+    missing[5].teacher.pop();
+    let mut t = CrossTrainer::new(load::<CpuAutodiff>(&tiny_bert_dir()), config.clone());
+    let err = t.fit(&missing, None, None).err().unwrap().to_string();
+    assert!(err.contains("teacher logit"), "{err}");
+    let mut t = CrossTrainer::new(load::<CpuAutodiff>(&tiny_bert_dir()), config);
+    let val = validation();
+    let report = t.fit(&g, Some(&val), None).unwrap();
+    let (first, last) = (report.log[0].loss, report.log[report.log.len() - 1].loss);
+    assert!(last < first * 0.7, "loss {first} -> {last}");
+    let (before, best) = (report.evals[0].1["mrr@10"], report.best.unwrap().1);
+    assert!(best > before && best >= 0.8, "mrr@10 {before} -> {best}");
 }
 
 #[test]

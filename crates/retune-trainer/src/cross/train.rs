@@ -6,7 +6,7 @@
 //! atomically; shuffles depend on (seed, epoch) and dropout on (seed, step) only).
 
 use super::encoder::CrossEncoder;
-use super::loss::{CrossLoss, bce_with_logits, listwise_softmax};
+use super::loss::{CrossLoss, bce_with_logits, listwise_distillation, listwise_softmax};
 use super::model::CrossEncoderModel;
 use crate::error::TrainerError;
 use crate::tokenize::Tokens;
@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// One training group: a query, a relevant document and documents that are not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RerankGroup {
     /// The query.
     pub query: String,
@@ -32,6 +32,10 @@ pub struct RerankGroup {
     pub positive: String,
     /// Irrelevant documents (mined hard negatives, ideally).
     pub negatives: Vec<String>,
+    /// A teacher's logits for `[positive, negatives...]` (e.g. the retriever's similarities
+    /// times its loss scale), for distillation; empty when there is no teacher.
+    #[serde(default)]
+    pub teacher: Vec<f32>,
 }
 
 /// A validation query: the candidates a retriever returned, and which are relevant.
@@ -70,11 +74,15 @@ pub struct CrossTrainConfig {
     /// (a head initialized at std 0.02 barely moves at a body's learning rate in a few hundred
     /// steps).
     pub new_head_lr_multiplier: f64,
+    /// Weight of the distillation term (KL from the groups' teacher logits to the
+    /// re-ranker's, listwise) added to the loss; 0: none.
+    #[serde(default)]
+    pub distill_weight: f64,
 }
 
 impl CrossTrainConfig {
     /// Defaults: batch 8 groups, lr 3e-5, warmup 0.1, weight decay 0.01, clip 1, seed 0, mrr@10,
-    /// a new head at 20x the learning rate.
+    /// a new head at 20x the learning rate, no distillation.
     pub fn new(loss: CrossLoss, epochs: usize) -> Self {
         Self {
             loss,
@@ -87,6 +95,7 @@ impl CrossTrainConfig {
             seed: 0,
             best_metric: "mrr@10".into(),
             new_head_lr_multiplier: 20.0,
+            distill_weight: 0.0,
         }
     }
 }
@@ -148,7 +157,9 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         let mut pairs: Vec<(&str, &str)> = Vec::new();
         let mut sizes = Vec::new();
         let mut labels = Vec::new();
+        let mut teacher = Vec::new();
         for g in groups {
+            teacher.extend_from_slice(&g.teacher);
             pairs.push((&g.query, &g.positive));
             labels.push(1.0f32);
             for n in &g.negatives {
@@ -163,11 +174,17 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         let logits = self
             .encoder
             .logits_with(&self.encoder.model, &rows, &device, Some(seed));
-        Ok(match self.config.loss {
-            CrossLoss::Bce => {
-                bce_with_logits(logits, Tensor::from_floats(labels.as_slice(), &device))
-            }
-            CrossLoss::Listwise => listwise_softmax(logits, &sizes),
+        let loss = match self.config.loss {
+            CrossLoss::Bce => bce_with_logits(
+                logits.clone(),
+                Tensor::from_floats(labels.as_slice(), &device),
+            ),
+            CrossLoss::Listwise => listwise_softmax(logits.clone(), &sizes),
+        };
+        Ok(if self.config.distill_weight > 0.0 {
+            loss + listwise_distillation(logits, &teacher, &sizes) * self.config.distill_weight
+        } else {
+            loss
         })
     }
 
@@ -285,6 +302,22 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                 format!(
                     "the listwise loss needs negatives for every query; {:?} has none",
                     g.query
+                ),
+            ));
+        }
+        if self.config.distill_weight > 0.0
+            && let Some(g) = groups
+                .iter()
+                .find(|g| g.teacher.len() != 1 + g.negatives.len())
+        {
+            return Err(TrainerError::config(
+                "training data",
+                "teacher",
+                format!(
+                    "distillation needs a teacher logit for the positive and each negative; {:?} has {} for {} documents",
+                    g.query,
+                    g.teacher.len(),
+                    1 + g.negatives.len()
                 ),
             ));
         }
