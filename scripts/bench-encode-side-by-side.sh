@@ -16,23 +16,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RETUNE_SHARED:-$root/../shared}
 model="$shared/models/all-MiniLM-L6-v2"
 input="$shared/data/seed-week2/eval_transactions.jsonl"
-venv="$root/.retune-cache/bench-venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet numpy
-fi
-gemm_rate() {
-  OPENBLAS_NUM_THREADS=2 "$venv/bin/python" - <<'PY'
-import time, numpy as np
-a = np.random.rand(1344, 384).astype(np.float32); b = np.random.rand(384, 1536).astype(np.float32)
-best = 0.0
-for _ in range(5):
-    t = time.perf_counter()
-    for _ in range(10): a @ b
-    best = max(best, 2 * 1344 * 384 * 1536 * 10 / (time.perf_counter() - t) / 1e9)
-print(f"{best:.1f}")
-PY
-}
+. "$root/scripts/gemm-rate.sh"
 cd "$root"
 cargo build --release -q -p retune-examples --bin embed
 g1=$(gemm_rate)

@@ -18,7 +18,7 @@
 //! sentence-transformers' own recipe is `--epochs 5 --lr 2e-5 --symmetric false
 //! --corpus-negatives false --train-on-samples false --hard-negatives 0`.
 
-use crate::{BackendChoice, BackendTask};
+use crate::{BackendChoice, BackendTask, EngineChoice};
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Parser, ValueEnum};
@@ -173,6 +173,11 @@ pub struct FinetuneArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
+    /// Engine of the training steps and of every embedding (validation, mining): `auto` (the
+    /// fused CPU path on the CPU backend, the Burn model on CUDA), `burn` or `fused`;
+    /// `fused-bf16` embeds in bf16 and still trains in f32. CachedMNRL trains through Burn.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
 }
 
 impl FinetuneArgs {
@@ -359,7 +364,9 @@ impl BackendTask for FinetuneArgs {
             corpus.len()
         );
         let encoder = SentenceEncoder::<A>::load(
-            &EncoderConfig::new(&self.model).with_batch_size(32),
+            &EncoderConfig::new(&self.model)
+                .with_batch_size(32)
+                .with_engine(self.engine.into()),
             &device,
         )
         .with_context(|| format!("loading {}", self.model))?;

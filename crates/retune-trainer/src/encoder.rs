@@ -64,7 +64,7 @@ impl Engine {
 }
 
 /// Whether `B` is one of this build's CPU backends (not their autodiff wrappers).
-fn is_cpu_backend<B: Backend>() -> bool {
+pub(crate) fn is_cpu_backend<B: Backend>() -> bool {
     let t = TypeId::of::<B>();
     #[cfg(feature = "ndarray")]
     if t == TypeId::of::<crate::backend::NdArray>() {

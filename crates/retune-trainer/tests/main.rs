@@ -6,6 +6,7 @@ mod common;
 mod cross_encoder;
 mod cuda_parity;
 mod fused_parity;
+mod fused_training;
 mod grad_check;
 mod hub;
 mod loss_parity;

@@ -1,13 +1,15 @@
-//! `bench-train --model M --train T [--batch-sizes 16,32] [--steps N]`: training speed and
-//! peak memory of MNRL fine-tuning, one child process per batch size (so each peak is its
-//! own), printed as a table of steps, seconds per step, samples/s and peak resident memory.
+//! `bench-train --model M --train T [--batch-sizes 16,32] [--engines burn,fused] [--steps N]`:
+//! training speed and peak memory of MNRL fine-tuning, one child process per batch size and
+//! engine (so each peak is its own), printed as a table of steps, seconds per step, samples/s,
+//! tokens/s and peak resident memory. Engines alternate within each batch size, so their ratio
+//! is measured side by side on a noisy machine.
 //!
 //! Examples are (transaction, another transaction of the same category) pairs from a course
 //! file, so NO_DUPLICATES fills every batch whatever its size (27 category names could not fill
 //! a batch of 32). Each run trains `--steps` optimizer steps (AdamW, warmup, clipping) after one
 //! warm-up step that is not timed.
 
-use crate::{BackendChoice, BackendTask, dispatch};
+use crate::{BackendChoice, BackendTask, EngineChoice, dispatch};
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
@@ -34,6 +36,9 @@ struct Args {
     /// Timed optimizer steps per batch size.
     #[arg(long, default_value_t = 5)]
     steps: usize,
+    /// Training engines to compare: `burn` (Burn's autodiff) and `fused` (the fused CPU path).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "burn,fused")]
+    engines: Vec<EngineChoice>,
     /// Run one batch size in this process and print its row (used by the parent).
     #[arg(long, hide = true)]
     child: Option<usize>,
@@ -95,8 +100,22 @@ impl BackendTask for Args {
                 self.steps
             );
         }
-        let encoder = SentenceEncoder::<A>::load(&EncoderConfig::new(&self.model), &device)
-            .with_context(|| format!("loading {}", self.model))?;
+        let engine = *self.engines.first().context("no engine")?;
+        let encoder = SentenceEncoder::<A>::load(
+            &EncoderConfig::new(&self.model).with_engine(engine.into()),
+            &device,
+        )
+        .with_context(|| format!("loading {}", self.model))?;
+        let timed = &examples[batch..need];
+        let texts: Vec<&str> = timed
+            .iter()
+            .flat_map(|e| [e.anchor.as_str(), e.positive.as_str()])
+            .collect();
+        let tokens: usize = encoder
+            .tokenize(&texts, None)?
+            .iter()
+            .map(|t| t.ids.len())
+            .sum();
         let mut config = TrainConfig::new(
             LossConfig::Mnrl {
                 scale: 20.0,
@@ -109,14 +128,17 @@ impl BackendTask for Args {
         warm.fit(&examples[..batch], None, None)?;
         let mut trainer = Trainer::new(encoder, config);
         let started = Instant::now();
-        let report = trainer.fit(&examples[batch..need], None, None)?;
+        let fused = trainer.trains_fused();
+        let report = trainer.fit(timed, None, None)?;
         let seconds = started.elapsed().as_secs_f64();
         let samples = need - batch;
         println!(
-            "| {batch} | {} | {:.2} | {:.1} | {:.0} |",
+            "| {batch} | {} | {} | {:.2} | {:.1} | {:.0} | {:.0} |",
+            if fused { "fused" } else { "burn" },
             report.steps,
             seconds / report.steps.max(1) as f64,
             samples as f64 / seconds,
+            tokens as f64 / seconds,
             peak_rss_mb().unwrap_or(f64::NAN)
         );
         Ok(())
@@ -130,26 +152,47 @@ pub fn main() -> anyhow::Result<()> {
         let backend = args.backend;
         return dispatch(backend, args);
     }
-    println!("| batch | steps | s/step | samples/s | peak RSS MB |");
-    println!("|---|---|---|---|---|");
+    println!("| batch | engine | steps | s/step | samples/s | tokens/s | peak RSS MB |");
+    println!("|---|---|---|---|---|---|---|");
     let exe = std::env::current_exe()?;
     for &b in &args.batch_sizes {
-        let status = std::process::Command::new(&exe)
-            .arg("--model")
-            .arg(&args.model)
-            .arg("--train")
-            .arg(&args.train)
-            .arg("--steps")
-            .arg(args.steps.to_string())
-            .arg("--child")
-            .arg(b.to_string())
-            .arg("--backend")
-            .arg(format!("{:?}", args.backend).to_lowercase())
-            .status()
-            .context("running the benchmark child")?;
-        if !status.success() {
-            bail!("batch {b} failed ({status})");
+        for &engine in &args.engines {
+            run_child(&exe, &args, b, engine)?;
         }
+    }
+    Ok(())
+}
+
+/// Runs one (batch size, engine) child, which prints its row.
+fn run_child(
+    exe: &std::path::Path,
+    args: &Args,
+    b: usize,
+    engine: EngineChoice,
+) -> anyhow::Result<()> {
+    let engine_name = match engine {
+        EngineChoice::Auto => "auto",
+        EngineChoice::Burn => "burn",
+        EngineChoice::Fused => "fused",
+        EngineChoice::FusedBf16 => "fused-bf16",
+    };
+    let status = std::process::Command::new(exe)
+        .arg("--model")
+        .arg(&args.model)
+        .arg("--train")
+        .arg(&args.train)
+        .arg("--steps")
+        .arg(args.steps.to_string())
+        .arg("--child")
+        .arg(b.to_string())
+        .arg("--backend")
+        .arg(format!("{:?}", args.backend).to_lowercase())
+        .arg("--engines")
+        .arg(engine_name)
+        .status()
+        .context("running the benchmark child")?;
+    if !status.success() {
+        bail!("batch {b} ({engine_name}) failed ({status})");
     }
     Ok(())
 }

@@ -9,6 +9,23 @@ use burn::tensor::{Tensor, TensorData, backend::Backend};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// The inverted-dropout mask of site `site` for `n` elements in row-major order: `1 / (1 - p)`
+/// where kept, 0 where dropped. The fused training path draws the same masks from this.
+pub(crate) fn mask_values(seed: u64, site: u64, n: usize, p: f64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ site.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let keep = 1.0 - p;
+    let scale = (1.0 / keep) as f32;
+    (0..n)
+        .map(|_| {
+            if rng.random::<f64>() < keep {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 /// Inverted dropout with probability `p` at dropout site `site`, active only when `seed` is set.
 pub(crate) fn dropout<B: Backend, const D: usize>(
     x: Tensor<B, D>,
@@ -20,19 +37,7 @@ pub(crate) fn dropout<B: Backend, const D: usize>(
         return x;
     };
     let shape = x.shape();
-    let n = shape.num_elements();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ site.wrapping_mul(0xD1B5_4A32_D192_ED03));
-    let keep = 1.0 - p;
-    let scale = (1.0 / keep) as f32;
-    let mask: Vec<f32> = (0..n)
-        .map(|_| {
-            if rng.random::<f64>() < keep {
-                scale
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let mask = mask_values(seed, site, shape.num_elements(), p);
     let mask = Tensor::<B, D>::from_data(TensorData::new(mask, shape), &x.device());
     x * mask
 }

@@ -15,6 +15,7 @@ mod model;
 
 pub use attention::SelfAttention;
 pub use config::{Activation, BertConfig};
+pub(crate) use dropout::mask_values;
 pub use embeddings::BertEmbeddings;
 pub use layer::BertLayer;
 pub use model::{BertInput, BertModel, Pooler, materialize};

@@ -5,16 +5,46 @@
 /// Below this many multiply-adds a product runs on the calling thread.
 const PARALLEL_MIN: usize = 1 << 18;
 
-/// `out[m x n] += x[m x k] * w[k x n]`, every matrix row-major and contiguous.
-pub(crate) fn matmul_acc(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+/// One operand of a product: row-major data with the strides of the matrix as it enters the
+/// product (a transposed view swaps them).
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl View<'_> {
+    /// Whether every element of a `rows x cols` view lies inside `data`.
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        rows == 0
+            || cols == 0
+            || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
+    }
+}
+
+/// `out[m x n] = (accumulate ? out : 0) + lhs[m x k] * rhs[k x n]`, `out` row-major.
+fn product(
+    (m, k, n): (usize, usize, usize),
+    lhs: View<'_>,
+    rhs: View<'_>,
+    out: &mut [f32],
+    accumulate: bool,
+) {
     assert!(
-        x.len() == m * k && w.len() == k * n && out.len() == m * n,
-        "matmul shapes: x {} (m {m} k {k}), w {} (n {n}), out {}",
-        x.len(),
-        w.len(),
+        out.len() == m * n && lhs.fits(m, k) && rhs.fits(k, n),
+        "matmul shapes: m {m} k {k} n {n}, lhs {}, rhs {}, out {}",
+        lhs.data.len(),
+        rhs.data.len(),
         out.len()
     );
-    if m == 0 || n == 0 || k == 0 {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out.fill(0.0);
+        }
         return;
     }
     let parallelism = if m * n * k >= PARALLEL_MIN {
@@ -22,9 +52,10 @@ pub(crate) fn matmul_acc(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usi
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the assert above makes every access in bounds: `x` is m x k (row stride k,
-    // column stride 1), `w` is k x n (row stride n), `out` is m x n (row stride n); `out` is a
-    // unique borrow distinct from the two shared ones, so nothing aliases.
+    // SAFETY: the assert above keeps every element the product reads inside `lhs` and `rhs`
+    // (the last element of each view is in bounds and strides are non-negative) and every
+    // element it writes inside `out` (m x n, row stride n); `out` is a unique borrow distinct
+    // from the two shared ones, so nothing aliases.
     #[allow(unsafe_code)]
     unsafe {
         gemm::gemm(
@@ -34,13 +65,13 @@ pub(crate) fn matmul_acc(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usi
             out.as_mut_ptr(),
             1,
             n as isize,
-            true,
-            x.as_ptr(),
-            1,
-            k as isize,
-            w.as_ptr(),
-            1,
-            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
             1.0,
             1.0,
             false,
@@ -49,6 +80,57 @@ pub(crate) fn matmul_acc(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usi
             parallelism,
         );
     }
+}
+
+fn plain(data: &[f32], cols: usize) -> View<'_> {
+    View {
+        data,
+        row_stride: cols,
+        col_stride: 1,
+    }
+}
+
+fn transposed(data: &[f32], cols: usize) -> View<'_> {
+    View {
+        data,
+        row_stride: 1,
+        col_stride: cols,
+    }
+}
+
+/// `out[m x n] += x[m x k] * w[k x n]`, every matrix row-major and contiguous.
+pub(crate) fn matmul_acc(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    assert!(
+        x.len() == m * k && w.len() == k * n,
+        "matmul_acc operand sizes"
+    );
+    product((m, k, n), plain(x, k), plain(w, n), out, true);
+}
+
+/// `out[m x n] += a^T * b` for `a` `[k x m]` and `b` `[k x n]` (a weight's gradient from the
+/// layer's inputs `a` and output gradients `b`, summed over `k` rows).
+pub(crate) fn matmul_tn_acc(a: &[f32], b: &[f32], out: &mut [f32], k: usize, m: usize, n: usize) {
+    assert!(
+        a.len() == k * m && b.len() == k * n,
+        "matmul_tn_acc operand sizes"
+    );
+    product((m, k, n), transposed(a, m), plain(b, n), out, true);
+}
+
+/// `out[m x n] (+)= a * b^T` for `a` `[m x k]` and `b` `[n x k]` (a layer's input gradient
+/// from its output gradients `a` and weights `b` `[in = n, out = k]`).
+pub(crate) fn matmul_nt(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) {
+    assert!(
+        a.len() == m * k && b.len() == n * k,
+        "matmul_nt operand sizes"
+    );
+    product((m, k, n), plain(a, k), transposed(b, k), out, accumulate);
 }
 
 #[cfg(test)]
@@ -80,6 +162,36 @@ mod tests {
             for j in 0..n {
                 let want: f32 = 0.5 + (0..k).map(|p| x[i * k + p] * w[p * n + j]).sum::<f32>();
                 assert!((out[i * n + j] - want).abs() < 1e-3, "({i}, {j})");
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_products_match_a_naive_loop() {
+        let (m, k, n) = (37, 150, 29);
+        let a: Vec<f32> = (0..k * m)
+            .map(|i| ((i * 3 % 17) as f32 - 8.0) / 8.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 7 % 19) as f32 - 9.0) / 8.0)
+            .collect();
+        let mut tn = vec![1.0f32; m * n];
+        matmul_tn_acc(&a, &b, &mut tn, k, m, n);
+        // a as [m x k] times b^T with b as [n x k]
+        let a2: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0)
+            .collect();
+        let b2: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 11 % 23) as f32 - 11.0) / 4.0)
+            .collect();
+        let mut nt = vec![5.0f32; m * n];
+        matmul_nt(&a2, &b2, &mut nt, (m, k, n), false);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = 1.0 + (0..k).map(|p| a[p * m + i] * b[p * n + j]).sum::<f32>();
+                assert!((tn[i * n + j] - want).abs() < 1e-3, "tn ({i}, {j})");
+                let want: f32 = (0..k).map(|p| a2[i * k + p] * b2[j * k + p]).sum::<f32>();
+                assert!((nt[i * n + j] - want).abs() < 1e-3, "nt ({i}, {j})");
             }
         }
     }

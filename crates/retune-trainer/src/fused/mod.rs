@@ -15,10 +15,12 @@
 //! It gives the same hidden states as the Burn model up to f32 rounding (parity tests:
 //! `tests/fused_parity.rs`), and the encoder uses it for inference on CPU backends.
 
+mod grad_ops;
 mod matmul;
 mod ops;
 mod pool;
 pub(crate) mod simd;
+mod train;
 
 use crate::bert::{Activation, BertConfig, BertModel};
 use crate::error::TrainerError;
@@ -29,8 +31,9 @@ use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Tensor, backend::Backend};
 use matmul::matmul_acc;
 use ops::{AttentionShape, activate, attention, layer_norm};
-pub(crate) use pool::{normalize, pool};
+pub(crate) use pool::{normalize, pool, pool_backward};
 use retune_kernels::bf16_gemm::{self, PackedWeights};
+pub use train::{HostGrads, TrainPass};
 
 /// A linear layer: `w` is `[in, out]` row-major, or empty once `packed` holds it as bf16.
 #[derive(Clone)]
@@ -89,6 +92,8 @@ struct Layer {
     intermediate: Dense,
     output: Dense,
     norm: Norm,
+    /// Dropout probabilities: attention probabilities, attention output, layer output.
+    dropout: [f64; 3],
 }
 
 /// A BERT encoder's weights laid out for the fused CPU forward pass.
@@ -105,6 +110,7 @@ pub struct FusedBert {
     max_positions: usize,
     type_vocab: usize,
     emb_norm: Norm,
+    emb_dropout: f64,
     layers: Vec<Layer>,
     pooler: Option<Dense>,
 }
@@ -205,6 +211,7 @@ impl FusedBert {
                     intermediate: dense(&l.intermediate)?,
                     output: dense(&l.output)?,
                     norm: norm(&l.norm)?,
+                    dropout: [a.attn_dropout, a.dropout, l.dropout],
                 })
             })
             .collect::<Result<Vec<_>, TrainerError>>()?;
@@ -223,6 +230,7 @@ impl FusedBert {
             max_positions,
             type_vocab,
             emb_norm: norm(&e.norm)?,
+            emb_dropout: e.dropout,
             layers,
             pooler: model.pooler.as_ref().map(|p| dense(&p.dense)).transpose()?,
         })
@@ -263,6 +271,13 @@ impl FusedBert {
     }
 
     fn embed(&self, seqs: &[&Tokens]) -> Result<Vec<f32>, TrainerError> {
+        let mut x = self.embedding_sums(seqs)?;
+        layer_norm(&mut x, &self.emb_norm.gamma, &self.emb_norm.beta, self.eps);
+        Ok(x)
+    }
+
+    /// Word + position + token-type embeddings of every token (before the LayerNorm).
+    fn embedding_sums(&self, seqs: &[&Tokens]) -> Result<Vec<f32>, TrainerError> {
         let h = self.hidden;
         let total: usize = seqs.iter().map(|s| s.ids.len()).sum();
         let mut x = Vec::with_capacity(total * h);
@@ -290,23 +305,29 @@ impl FusedBert {
                 x.extend(w.iter().zip(pe).zip(te).map(|((a, b), c)| a + b + c));
             }
         }
-        layer_norm(&mut x, &self.emb_norm.gamma, &self.emb_norm.beta, self.eps);
         Ok(x)
     }
 
-    /// Last-layer hidden states of the sequences (no padding anywhere).
-    pub fn forward(&self, seqs: &[&Tokens]) -> Result<FusedStates, TrainerError> {
+    /// Sequence lengths, where each starts in the packed rows (one more entry than sequences),
+    /// and the attention shape.
+    fn packing(&self, seqs: &[&Tokens]) -> (Vec<usize>, Vec<usize>, AttentionShape) {
         let lens: Vec<usize> = seqs.iter().map(|s| s.ids.len()).collect();
         let mut offsets = Vec::with_capacity(lens.len() + 1);
         offsets.push(0);
         for l in &lens {
             offsets.push(offsets.last().copied().unwrap_or(0) + l);
         }
-        let rows = offsets.last().copied().unwrap_or(0);
         let shape = AttentionShape {
             hidden: self.hidden,
             heads: self.heads,
         };
+        (lens, offsets, shape)
+    }
+
+    /// Last-layer hidden states of the sequences (no padding anywhere).
+    pub fn forward(&self, seqs: &[&Tokens]) -> Result<FusedStates, TrainerError> {
+        let (lens, offsets, shape) = self.packing(seqs);
+        let rows = offsets.last().copied().unwrap_or(0);
         let mut x = self.embed(seqs)?;
         let mut ctx = vec![0.0f32; rows * self.hidden];
         for l in &self.layers {

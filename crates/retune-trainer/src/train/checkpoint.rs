@@ -70,22 +70,6 @@ pub fn latest_checkpoint(dir: &Path) -> Option<PathBuf> {
     found.pop().map(|(_, p)| p)
 }
 
-fn named_values<B: Backend>(
-    prefix: &str,
-    map: &BTreeMap<String, Tensor<B, 1>>,
-    out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-) {
-    for (name, t) in map {
-        let v: Vec<f32> = t
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .into_vec()
-            .expect("f32 data");
-        out.insert(format!("{prefix}{name}"), (vec![v.len()], v));
-    }
-}
-
 /// Writes `checkpoint-{epochs_done}` under `dir` and prunes all but the two newest.
 pub(crate) fn save_checkpoint<B: Backend, M: ParamTable<B> + Clone, C: Serialize>(
     dir: &Path,
@@ -109,9 +93,11 @@ pub(crate) fn save_checkpoint<B: Backend, M: ParamTable<B> + Clone, C: Serialize
         if let Some(a) = average.filter(|a| a.count > 0) {
             a.save(&tmp.join("average.safetensors"))?;
         }
-        let mut o = BTreeMap::new();
-        named_values("m.", &optimizer.m, &mut o);
-        named_values("v.", &optimizer.v, &mut o);
+        let o: BTreeMap<String, (Vec<usize>, Vec<f32>)> = optimizer
+            .named_moments()
+            .into_iter()
+            .map(|(name, v)| (name, (vec![v.len()], v)))
+            .collect();
         write_safetensors(&tmp.join("optimizer.safetensors"), &o)?;
         let p = tmp.join("state.json");
         let text = serde_json::to_string_pretty(state).expect("state serializes");
@@ -170,8 +156,7 @@ pub(crate) fn load_state<B: Backend, C: DeserializeOwned>(
     let p = checkpoint.join("optimizer.safetensors");
     let file = TensorFile::read(&p)?;
     let st = file.parse(&p)?;
-    optimizer.m.clear();
-    optimizer.v.clear();
+    optimizer.clear_moments();
     for (name, view) in st.tensors() {
         let values = to_f32(&view).ok_or_else(|| TrainerError::Weights {
             path: p.clone(),

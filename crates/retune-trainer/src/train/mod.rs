@@ -6,6 +6,7 @@ pub(crate) mod checkpoint;
 mod config;
 mod evaluator;
 mod example;
+mod fused_step;
 mod optim;
 mod sampler;
 mod trainer;

@@ -9,8 +9,9 @@
 
 use crate::weights::{ParamTable, Slot};
 use burn::module::Param;
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// Gradients by parameter name, flattened.
@@ -65,6 +66,10 @@ pub struct AdamW<B: Backend> {
     pub m: BTreeMap<String, Tensor<B, 1>>,
     /// Second moments by name.
     pub v: BTreeMap<String, Tensor<B, 1>>,
+    /// On CPU backends the moments live here between steps, `[m, v]` by name, so a step does
+    /// not copy them out of and back into tensors; [`named_moments`](Self::named_moments)
+    /// reads both stores.
+    host: BTreeMap<String, [Vec<f32>; 2]>,
     /// Learning-rate multipliers by name prefix (the first match applies; others train at 1x),
     /// e.g. a freshly initialized head that must move faster than the pretrained body.
     pub lr_multipliers: Vec<(String, f64)>,
@@ -86,8 +91,38 @@ impl<B: Backend> AdamW<B> {
             step: 0,
             m: BTreeMap::new(),
             v: BTreeMap::new(),
+            host: BTreeMap::new(),
             lr_multipliers: Vec::new(),
         }
+    }
+
+    /// Every moment as host values, named `m.NAME` and `v.NAME` (what checkpoints store).
+    pub fn named_moments(&self) -> BTreeMap<String, Vec<f32>> {
+        let values = |t: &Tensor<B, 1>| -> Vec<f32> {
+            t.clone()
+                .into_data()
+                .convert::<f32>()
+                .into_vec()
+                .expect("f32 tensor data")
+        };
+        let mut out = BTreeMap::new();
+        for (kind, map) in [("m", &self.m), ("v", &self.v)] {
+            for (name, t) in map {
+                out.insert(format!("{kind}.{name}"), values(t));
+            }
+        }
+        for (name, [m, v]) in &self.host {
+            out.insert(format!("m.{name}"), m.clone());
+            out.insert(format!("v.{name}"), v.clone());
+        }
+        out
+    }
+
+    /// Forgets every moment (before a restore fills `m` and `v`).
+    pub fn clear_moments(&mut self) {
+        self.m.clear();
+        self.v.clear();
+        self.host.clear();
     }
 
     /// The multiplier of parameter `name`.
@@ -106,6 +141,21 @@ impl<B: Backend> AdamW<B> {
         lr: f64,
     ) -> Tensor<B, 1> {
         let lr = lr * self.lr_multiplier(name);
+        if crate::encoder::is_cpu_backend::<B>() {
+            self.update_on_host(name, value, grad, lr)
+        } else {
+            self.update_tensors(name, value, grad, lr)
+        }
+    }
+
+    /// torch's AdamW update of one parameter as tensor operations (on the device).
+    fn update_tensors(
+        &mut self,
+        name: &str,
+        value: Tensor<B, 1>,
+        grad: Tensor<B, 1>,
+        lr: f64,
+    ) -> Tensor<B, 1> {
         let t = self.step as i32;
         let m = match self.m.remove(name) {
             Some(m) => m * self.beta1 + grad.clone() * (1.0 - self.beta1),
@@ -126,6 +176,60 @@ impl<B: Backend> AdamW<B> {
         self.m.insert(name.to_owned(), m);
         self.v.insert(name.to_owned(), v);
         p
+    }
+
+    /// The same update in one pass over host memory (CPU backends): tensor by tensor the
+    /// element-wise chain above costs a dozen passes, each allocating a tensor as large as
+    /// the parameter (the word embeddings are half of BERT's weights).
+    fn update_on_host(
+        &mut self,
+        name: &str,
+        value: Tensor<B, 1>,
+        grad: Tensor<B, 1>,
+        lr: f64,
+    ) -> Tensor<B, 1> {
+        let device = value.device();
+        let host = |t: Tensor<B, 1>| -> Vec<f32> {
+            t.into_data()
+                .convert::<f32>()
+                .into_vec()
+                .expect("f32 tensor data")
+        };
+        let mut p = host(value);
+        let g = host(grad);
+        let [mut m, mut v] = self.host.remove(name).unwrap_or_else(|| {
+            let take = |map: &mut BTreeMap<String, Tensor<B, 1>>| {
+                map.remove(name).map_or_else(|| vec![0.0; g.len()], host)
+            };
+            [take(&mut self.m), take(&mut self.v)]
+        });
+        let t = self.step as i32;
+        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
+        let (c1, c2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
+        let inv_bc2_sqrt = (1.0 / (1.0 - self.beta2.powi(t)).sqrt()) as f32;
+        let step = (lr / (1.0 - self.beta1.powi(t))) as f32;
+        let eps = self.epsilon as f32;
+        let keep = if decays(name) && self.weight_decay > 0.0 {
+            (1.0 - lr * self.weight_decay) as f32
+        } else {
+            1.0
+        };
+        const CHUNK: usize = 1 << 15;
+        p.par_chunks_mut(CHUNK)
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(((p, m), v), g)| {
+                for i in 0..p.len() {
+                    m[i] = m[i] * b1 + g[i] * c1;
+                    v[i] = v[i] * b2 + g[i] * g[i] * c2;
+                    let denom = v[i].sqrt() * inv_bc2_sqrt + eps;
+                    p[i] = p[i] * keep - m[i] / denom * step;
+                }
+            });
+        self.host.insert(name.to_owned(), [m, v]);
+        let n = p.len();
+        Tensor::<B, 1>::from_data(TensorData::new(p, [n]), &device)
     }
 }
 
@@ -246,6 +350,45 @@ mod tests {
         assert_eq!(s.lr(100), 0.0);
         let none = LinearSchedule::new(2.0, 0.0, 4);
         assert_eq!((none.lr(0), none.lr(2)), (2.0, 1.0));
+    }
+
+    #[test]
+    fn host_update_equals_the_tensor_update() {
+        use crate::backend::{Cpu, cpu_device};
+        let dev = cpu_device();
+        let t =
+            |v: Vec<f32>| Tensor::<Cpu, 1>::from_data(TensorData::new(v.clone(), [v.len()]), &dev);
+        let p: Vec<f32> = (0..100_000)
+            .map(|i| ((i % 97) as f32 - 48.0) / 50.0)
+            .collect();
+        let mut a = AdamW::<Cpu>::new(0.01, 1e-6);
+        let mut b = a.clone();
+        let (mut pa, mut pb) = (t(p.clone()), t(p));
+        for step in 1..=3 {
+            let g: Vec<f32> = (0..100_000)
+                .map(|i| ((i * step % 89) as f32 - 44.0) / 1000.0)
+                .collect();
+            a.step = step;
+            b.step = step;
+            pa = a.update_on_host("w.weight", pa, t(g.clone()), 1e-3);
+            pb = b.update_tensors("w.weight", pb, t(g), 1e-3);
+        }
+        let (x, y): (Vec<f32>, Vec<f32>) = (
+            pa.into_data().to_vec().unwrap(),
+            pb.into_data().to_vec().unwrap(),
+        );
+        for (i, (x, y)) in x.iter().zip(&y).enumerate() {
+            assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "[{i}] {x} vs {y}");
+        }
+        let (ma, mb) = (a.named_moments(), b.named_moments());
+        assert_eq!(ma.keys().collect::<Vec<_>>(), ["m.w.weight", "v.w.weight"]);
+        assert_eq!(ma.keys().collect::<Vec<_>>(), mb.keys().collect::<Vec<_>>());
+        for (k, x) in &ma {
+            assert!(
+                x.iter().zip(&mb[k]).all(|(x, y)| (x - y).abs() <= 1e-9),
+                "{k}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::checkpoint::{CheckpointState, restore, save_checkpoint};
 use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
+use super::fused_step::FusedStep;
 use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, clip_global_norm, named_grads};
 use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 use crate::bert::BertModel;
@@ -71,6 +72,8 @@ pub struct Trainer<A: AutodiffBackend> {
     average: WeightAverage,
     /// The mean of `average`, built once when training ends.
     averaged: Option<BertModel<A::InnerBackend>>,
+    /// The fused CPU path's training state, used when the encoder's engine runs fused.
+    fused: FusedStep<A>,
 }
 
 #[derive(Serialize)]
@@ -136,7 +139,20 @@ impl<A: AutodiffBackend> Trainer<A> {
             best: None,
             average: WeightAverage::default(),
             averaged: None,
+            fused: FusedStep::default(),
         }
+    }
+
+    /// Whether training steps run the encoder through the fused CPU path: when the encoder's
+    /// engine is fused on this backend (the default on CPU backends).
+    pub fn trains_fused(&self) -> bool {
+        self.encoder.engine().fused_on::<A::InnerBackend>()
+    }
+
+    /// Tokens of `texts` (tokenized once per run).
+    fn rows(&mut self, texts: &[&str]) -> Result<Vec<Tokens>, TrainerError> {
+        self.tokenize_missing(texts)?;
+        Ok(texts.iter().map(|t| self.tokens[*t].clone()).collect())
     }
 
     /// The trained encoder for inference: the weight average when the config keeps one,
@@ -163,6 +179,11 @@ impl<A: AutodiffBackend> Trainer<A> {
     }
 
     fn embed(&mut self, texts: &[&str], dropout_seed: u64) -> Result<Tensor<A, 2>, TrainerError> {
+        if self.trains_fused() {
+            self.tokenize_missing(texts)?;
+            let rows: Vec<&Tokens> = texts.iter().map(|t| &self.tokens[*t]).collect();
+            return self.fused.embed(&self.encoder, &rows, dropout_seed);
+        }
         let batch = self.pad(texts)?;
         Ok(self
             .encoder
@@ -207,17 +228,21 @@ impl<A: AutodiffBackend> Trainer<A> {
         let cols = Self::mnrl_columns(examples, seed);
         let chunk_seed =
             |col_seed: u64, chunk: usize| col_seed.wrapping_add((chunk as u64 + 1) << 48);
+        let fused = self.trains_fused();
         let frozen = self.encoder.model.valid();
         let mut embedded: Vec<Tensor<A, 2>> = Vec::with_capacity(cols.len());
         for (texts, col_seed) in &cols {
             let mut parts = Vec::new();
             for (i, chunk) in texts.chunks(mini).enumerate() {
-                let batch = self.pad(chunk)?;
-                parts.push(self.encoder.forward_seeded(
-                    &frozen,
-                    &batch,
-                    Some(chunk_seed(*col_seed, i)),
-                ));
+                let seed = chunk_seed(*col_seed, i);
+                parts.push(if fused {
+                    let rows = self.rows(chunk)?;
+                    let rows: Vec<&Tokens> = rows.iter().collect();
+                    self.fused.embed_detached(&self.encoder, &rows, seed)?
+                } else {
+                    let batch = self.pad(chunk)?;
+                    self.encoder.forward_seeded(&frozen, &batch, Some(seed))
+                });
             }
             embedded.push(Tensor::from_inner(Tensor::cat(parts, 0)).require_grad());
         }
@@ -237,16 +262,24 @@ impl<A: AutodiffBackend> Trainer<A> {
         let mut grads = BTreeMap::new();
         for ((texts, col_seed), col_grad) in cols.iter().zip(cached) {
             for (i, chunk) in texts.chunks(mini).enumerate() {
-                let batch = self.pad(chunk)?;
-                let emb = self.encoder.forward_seeded(
-                    &self.encoder.model,
-                    &batch,
-                    Some(chunk_seed(*col_seed, i)),
-                );
+                let seed = chunk_seed(*col_seed, i);
+                let emb = if fused {
+                    self.fused.clear();
+                    let rows = self.rows(chunk)?;
+                    let rows: Vec<&Tokens> = rows.iter().collect();
+                    self.fused.embed(&self.encoder, &rows, seed)?
+                } else {
+                    let batch = self.pad(chunk)?;
+                    self.encoder
+                        .forward_seeded(&self.encoder.model, &batch, Some(seed))
+                };
                 let rows = col_grad.clone().narrow(0, i * mini, chunk.len());
                 let surrogate = (emb * Tensor::from_inner(rows)).sum();
                 let gi = surrogate.backward();
                 accumulate(&mut grads, named_grads(&mut self.encoder.model, &gi));
+                if fused {
+                    accumulate(&mut grads, self.fused.backward(&mut self.encoder, &gi)?);
+                }
             }
         }
         Ok((value, grads))
@@ -273,13 +306,18 @@ impl<A: AutodiffBackend> Trainer<A> {
                 (scale, symmetric, mini_batch),
             );
         }
+        self.fused.clear();
         let loss = self.batch_loss(examples, seed)? * weight;
         let value = f64::from(loss.clone().into_scalar().elem::<f32>());
         let g = loss.backward();
-        Ok((value, named_grads(&mut self.encoder.model, &g)))
+        let mut grads = named_grads(&mut self.encoder.model, &g);
+        if self.fused.has_passes() {
+            accumulate(&mut grads, self.fused.backward(&mut self.encoder, &g)?);
+        }
+        Ok((value, grads))
     }
 
-    fn pad(&mut self, texts: &[&str]) -> Result<Batch, TrainerError> {
+    fn tokenize_missing(&mut self, texts: &[&str]) -> Result<(), TrainerError> {
         let missing: Vec<&str> = texts
             .iter()
             .copied()
@@ -290,6 +328,11 @@ impl<A: AutodiffBackend> Trainer<A> {
                 self.tokens.insert((*t).to_owned(), tok);
             }
         }
+        Ok(())
+    }
+
+    fn pad(&mut self, texts: &[&str]) -> Result<Batch, TrainerError> {
+        self.tokenize_missing(texts)?;
         let rows: Vec<&Tokens> = texts.iter().map(|t| &self.tokens[*t]).collect();
         Ok(Batch::pad(&rows, self.encoder.tokenizer.pad_id()))
     }
@@ -399,6 +442,7 @@ impl<A: AutodiffBackend> Trainer<A> {
             return Ok(0);
         };
         self.best = r.best;
+        self.fused.invalidate();
         let (ckpt, state) = (r.path, r.state);
         let average = ckpt.join("average.safetensors");
         self.average = if state.average_count > 0 && average.is_file() {
@@ -488,6 +532,7 @@ impl<A: AutodiffBackend> Trainer<A> {
                 let grad_norm = clip_global_norm(&mut grads, self.config.max_grad_norm);
                 let lr = schedule.lr(report.steps);
                 self.optimizer.step(&mut self.encoder.model, &grads, lr);
+                self.fused.invalidate();
                 report.steps += 1;
                 let entry = StepLog {
                     step: report.steps,

@@ -1,0 +1,150 @@
+//! Training steps through the fused CPU path: the encoder's forward and backward run on the
+//! host ([`FusedBert::forward_train`] / [`FusedBert::backward`]) while the loss stays the
+//! Burn code every engine shares.
+//!
+//! Each embedding call pools the fused pass' last hidden states into a Burn leaf tensor that
+//! requires a gradient (normalized by Burn when the model normalizes); the loss is built and
+//! differentiated on those leaves, and each leaf's gradient is then pushed back through its
+//! pooling and encoder pass on the host. The gradients come out by Hugging Face name, as
+//! [`named_grads`](super::optim::named_grads) gives them from Burn's autodiff, so clipping,
+//! accumulation, AdamW and checkpoints are unchanged.
+
+use super::optim::NamedGrads;
+use crate::encoder::SentenceEncoder;
+use crate::error::TrainerError;
+use crate::fused::{FusedBert, HostGrads, TrainPass, pool, pool_backward};
+use crate::host::host_f32;
+use crate::pooling::l2_normalize;
+use crate::tokenize::Tokens;
+use crate::weights::ParamTable;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Tensor, TensorData};
+use std::collections::{BTreeMap, HashMap};
+
+/// The fused path's copy of the weights and the passes of the current batch.
+pub(crate) struct FusedStep<A: AutodiffBackend> {
+    weights: Option<FusedBert>,
+    passes: Vec<(TrainPass, Tensor<A, 2>)>,
+}
+
+impl<A: AutodiffBackend> Default for FusedStep<A> {
+    fn default() -> Self {
+        Self {
+            weights: None,
+            passes: Vec::new(),
+        }
+    }
+}
+
+impl<A: AutodiffBackend> FusedStep<A> {
+    /// Forgets the copied weights (after an optimizer step or a restore changed the model).
+    pub(crate) fn invalidate(&mut self) {
+        self.weights = None;
+    }
+
+    /// Forgets the passes of an unfinished batch.
+    pub(crate) fn clear(&mut self) {
+        self.passes.clear();
+    }
+
+    /// The pass over `rows` with dropout from `seed`, and its pooled states `[rows, dim]`.
+    fn pass(
+        &mut self,
+        encoder: &SentenceEncoder<A>,
+        rows: &[&Tokens],
+        seed: u64,
+    ) -> Result<(TrainPass, TensorData), TrainerError> {
+        if self.weights.is_none() {
+            self.weights = Some(FusedBert::from_model(&encoder.model, &encoder.bert_config)?);
+        }
+        let weights = self.weights.as_ref().expect("set above");
+        let pass = weights.forward_train(rows, Some(seed))?;
+        let dim = weights.hidden();
+        let mode = encoder.st_config.pooling;
+        let pooled: Vec<f32> = (0..rows.len())
+            .flat_map(|i| pool(mode, pass.states().sequence(i), dim))
+            .collect();
+        Ok((pass, TensorData::new(pooled, [rows.len(), dim])))
+    }
+
+    /// Pooled (and, as the model says, normalized) embeddings of `rows` with dropout from
+    /// `seed`, differentiable through [`backward`](Self::backward).
+    pub(crate) fn embed(
+        &mut self,
+        encoder: &SentenceEncoder<A>,
+        rows: &[&Tokens],
+        seed: u64,
+    ) -> Result<Tensor<A, 2>, TrainerError> {
+        let (pass, pooled) = self.pass(encoder, rows, seed)?;
+        let leaf = Tensor::<A, 2>::from_data(pooled, encoder.device()).require_grad();
+        self.passes.push((pass, leaf.clone()));
+        Ok(if encoder.st_config.normalize {
+            l2_normalize(leaf)
+        } else {
+            leaf
+        })
+    }
+
+    /// As [`embed`](Self::embed) without keeping the pass: the same values (same dropout
+    /// masks), no graph (GradCache's first pass).
+    pub(crate) fn embed_detached(
+        &mut self,
+        encoder: &SentenceEncoder<A>,
+        rows: &[&Tokens],
+        seed: u64,
+    ) -> Result<Tensor<A::InnerBackend, 2>, TrainerError> {
+        let (_, pooled) = self.pass(encoder, rows, seed)?;
+        let t = Tensor::<A::InnerBackend, 2>::from_data(pooled, encoder.device());
+        Ok(if encoder.st_config.normalize {
+            l2_normalize(t)
+        } else {
+            t
+        })
+    }
+
+    /// Whether the current batch was embedded here.
+    pub(crate) fn has_passes(&self) -> bool {
+        !self.passes.is_empty()
+    }
+
+    /// Back-propagates the loss' gradients `g` through every pass of the batch; the
+    /// parameters' gradients by name (only those `model` has).
+    pub(crate) fn backward(
+        &mut self,
+        encoder: &mut SentenceEncoder<A>,
+        g: &A::Gradients,
+    ) -> Result<NamedGrads<A::InnerBackend>, TrainerError> {
+        let passes = std::mem::take(&mut self.passes);
+        let weights = self
+            .weights
+            .as_ref()
+            .ok_or_else(|| TrainerError::Tensor("fused backward without a forward".into()))?;
+        let mode = encoder.st_config.pooling;
+        let mut grads = HostGrads::zeros(weights);
+        for (pass, leaf) in passes {
+            let Some(d) = leaf.grad(g) else { continue };
+            let d_pooled = host_f32(d)?;
+            let states = pass.states();
+            let h = states.hidden;
+            let mut d_states = vec![0.0f32; states.data.len()];
+            for (i, dp) in d_pooled.chunks_exact(h).enumerate() {
+                let (a, b) = (states.offsets[i] * h, states.offsets[i + 1] * h);
+                pool_backward(mode, states.sequence(i), dp, &mut d_states[a..b]);
+            }
+            weights.backward(&pass, d_states, &mut grads)?;
+        }
+        let mut by_name: HashMap<String, Vec<f32>> = grads.into_named().into_iter().collect();
+        let device = encoder.device().clone();
+        let mut out = BTreeMap::new();
+        encoder.model.visit_params(&mut |name, _| {
+            if let Some(v) = by_name.remove(&name) {
+                let n = v.len();
+                out.insert(
+                    name,
+                    Tensor::<A::InnerBackend, 1>::from_data(TensorData::new(v, [n]), &device),
+                );
+            }
+        });
+        Ok(out)
+    }
+}
