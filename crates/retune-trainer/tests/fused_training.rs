@@ -168,3 +168,56 @@ fn minilm_fused_gradients_equal_autodiff_on_course_transactions() {
     let worst = compare(&gb, &gf, "MiniLM");
     println!("MiniLM: loss {lb:.6} / {lf:.6}, largest relative gradient difference {worst:.2e}");
 }
+
+/// A short run on each engine (the fused one stepping AdamW on host memory, syncing the Burn
+/// model at the end): the trained models embed alike, and both moved away from the start.
+#[test]
+fn tiny_model_trains_alike_on_both_engines() {
+    let dir = tiny_bert_dir();
+    let ex = examples(24);
+    let texts: Vec<String> = ex.iter().map(|e| e.anchor.clone()).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let run = |engine: Engine| {
+        let enc = SentenceEncoder::<A>::load(
+            &EncoderConfig::new(dir.to_str().unwrap()).with_engine(engine),
+            &cpu_device(),
+        )
+        .unwrap();
+        let before = enc.valid().encode(&refs).unwrap();
+        let mut config = TrainConfig::new(
+            LossConfig::Mnrl {
+                scale: 20.0,
+                symmetric: true,
+            },
+            2,
+        );
+        config.batch_size = 6;
+        config.lr = 1e-3;
+        let mut t = Trainer::new(enc, config);
+        let report = t.fit(&ex, None, None).unwrap();
+        assert!(report.steps >= 6, "{} steps", report.steps);
+        let after = t.inference_encoder().encode(&refs).unwrap();
+        (before, after, report)
+    };
+    let (b0, burn, rb) = run(Engine::Burn);
+    let (_, fused, rf) = run(Engine::Fused);
+    for (x, y) in rb.log.iter().zip(&rf.log) {
+        assert!(
+            (x.loss - y.loss).abs() <= 1e-3 * x.loss.max(1.0),
+            "step {}: loss {} vs {}",
+            x.step,
+            x.loss,
+            y.loss
+        );
+    }
+    let mut moved = 0.0f64;
+    for i in 0..refs.len() {
+        let c = crate::common::cosine(&burn[i], &fused[i]);
+        assert!(
+            c >= 0.9999,
+            "text {i}: cosine {c} between the engines' trained models"
+        );
+        moved = moved.max(1.0 - crate::common::cosine(&b0[i], &burn[i]));
+    }
+    assert!(moved > 1e-3, "training moved the embeddings by {moved}");
+}
