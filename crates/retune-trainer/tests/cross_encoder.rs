@@ -303,3 +303,52 @@ fn cross_training_resumes_exactly_from_a_checkpoint_and_ignores_a_torn_write() {
         .to_string();
     assert!(err.contains("other training settings"), "{err}");
 }
+
+/// Training on the fused CPU path (the default on CPU) and through Burn's autodiff: the
+/// first step's loss and gradient norm agree (same weights, same dropout masks: the fused
+/// body's gradients equal autodiff's), later steps stay close, and the trained models score
+/// alike.
+#[test]
+fn cross_training_is_alike_on_both_engines() {
+    use retune_trainer::Engine;
+    let run = |engine: Engine| {
+        let ce = load::<CpuAutodiff>(&tiny_bert_dir()).with_engine(engine);
+        let mut config = CrossTrainConfig::new(CrossLoss::Listwise, 2);
+        config.lr = 1e-3;
+        config.batch_size = 8;
+        let mut t = CrossTrainer::new(ce, config);
+        let fused = t.trains_fused();
+        let report = t.fit(&groups(), None, None).unwrap();
+        let scores = t.inference_encoder().score("uber order 99", &CATS).unwrap();
+        (fused, report, scores)
+    };
+    let (fb, burn, sb) = run(Engine::Burn);
+    let (ff, fused, sf) = run(Engine::Fused);
+    assert!(!fb && ff, "engines: burn trains fused {fb}, fused {ff}");
+    let (b1, f1) = (&burn.log[0], &fused.log[0]);
+    assert!(
+        (b1.loss - f1.loss).abs() <= 1e-5 * b1.loss,
+        "{} vs {}",
+        b1.loss,
+        f1.loss
+    );
+    assert!(
+        (b1.grad_norm - f1.grad_norm).abs() <= 1e-4 * b1.grad_norm,
+        "grad norm {} vs {}",
+        b1.grad_norm,
+        f1.grad_norm
+    );
+    assert_eq!(burn.steps, fused.steps);
+    for (x, y) in burn.log.iter().zip(&fused.log) {
+        assert!(
+            (x.loss - y.loss).abs() <= 1e-3 * x.loss.max(1.0),
+            "step {}: {} vs {}",
+            x.step,
+            x.loss,
+            y.loss
+        );
+    }
+    for (a, b) in sb.iter().zip(&sf) {
+        assert!((a - b).abs() <= 1e-3, "scores {sb:?} vs {sf:?}");
+    }
+}

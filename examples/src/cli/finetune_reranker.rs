@@ -19,7 +19,7 @@ use crate::finetune::{Switch, hard_negative_mining, prepare_run_files};
 use crate::fusion::{Fusion, fuse, retriever_scores};
 use crate::report::{EvalReport, SystemResult};
 use crate::rerank::rerank;
-use crate::{BackendChoice, BackendTask, dispatch};
+use crate::{BackendChoice, BackendTask, EngineChoice, dispatch};
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Parser, ValueEnum};
@@ -139,6 +139,10 @@ struct Args {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     backend: BackendChoice,
+    /// Engine of the re-ranker's training steps and scoring: `auto` (the fused CPU path for
+    /// the BERT body on the CPU backend, Burn on CUDA), `burn` or `fused`.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    engine: EngineChoice,
 }
 
 impl Args {
@@ -278,6 +282,7 @@ impl BackendTask for Args {
         let mut ce_config = CrossEncoderConfig::new(&self.model);
         ce_config.max_length = self.max_length;
         ce_config.head_seed = self.seed;
+        ce_config.engine = self.engine.into();
         let ce = CrossEncoder::<A>::load(&ce_config, &train_device)
             .with_context(|| format!("loading {}", self.model))?;
         eprintln!(

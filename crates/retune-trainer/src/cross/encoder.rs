@@ -201,6 +201,11 @@ impl<B: Backend> CrossEncoder<B> {
         self
     }
 
+    /// The scoring engine (training follows it: fused on CPU backends under `Auto`).
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
     /// Whether scoring runs on the fused CPU path.
     pub fn uses_fused(&self) -> bool {
         self.engine.fused_on::<B>()

@@ -46,12 +46,16 @@ impl<B: Backend> CrossEncoderModel<B> {
     /// One logit per sequence, `[batch]`.
     pub fn forward(&self, input: &BertInput<B>) -> Tensor<B, 1> {
         let hidden = self.bert.forward(input);
+        let [batch, _, h] = hidden.dims();
+        self.head(hidden.narrow(1, 0, 1).reshape([batch, h]))
+    }
+
+    /// The first token's last hidden state `[batch, hidden]` to one logit per sequence: the
+    /// pooler (when the model has one), then the classifier.
+    pub fn head(&self, first: Tensor<B, 2>) -> Tensor<B, 1> {
         let pooled = match &self.bert.pooler {
-            Some(p) => p.forward(hidden),
-            None => {
-                let [batch, _, h] = hidden.dims();
-                hidden.narrow(1, 0, 1).reshape([batch, h])
-            }
+            Some(p) => p.dense.forward(first).tanh(),
+            None => first,
         };
         let logits = self.classifier.forward(pooled);
         let [batch, _] = logits.dims();

@@ -8,9 +8,12 @@
 use super::encoder::CrossEncoder;
 use super::loss::{CrossLoss, bce_with_logits, listwise_distillation, listwise_softmax};
 use super::model::CrossEncoderModel;
+use crate::Pooling;
 use crate::error::TrainerError;
 use crate::tokenize::Tokens;
 use crate::train::checkpoint::{CheckpointState, restore, save_checkpoint};
+use crate::train::fused_step::FusedStep;
+use crate::train::optim::accumulate;
 use crate::train::{AdamW, LinearSchedule, StepLog, TrainReport, clip_global_norm, named_grads};
 use burn::module::AutodiffModule;
 use burn::tensor::{ElementConversion, Tensor, backend::AutodiffBackend};
@@ -108,6 +111,8 @@ pub struct CrossTrainer<A: AutodiffBackend> {
     pub config: CrossTrainConfig,
     optimizer: AdamW<A::InnerBackend>,
     best: Option<CrossEncoderModel<A::InnerBackend>>,
+    /// The fused CPU path's training state (the BERT body), used when the engine runs fused.
+    fused: FusedStep<A>,
 }
 
 /// Indices of `scores` from the highest score down; ties keep the input order (the
@@ -141,7 +146,35 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
             config,
             optimizer,
             best: None,
+            fused: FusedStep::default(),
         }
+    }
+
+    /// Whether training steps run the BERT body through the fused CPU path (the encoder's
+    /// engine fused on this backend: the default on CPU backends); pooler, head and loss
+    /// stay Burn's.
+    pub fn trains_fused(&self) -> bool {
+        self.encoder.engine().fused_on::<A::InnerBackend>()
+    }
+
+    /// Logits of tokenized pairs with dropout from `seed`, through the fused body when it
+    /// trains fused.
+    fn train_logits(&mut self, rows: &[&Tokens], seed: u64) -> Result<Tensor<A, 1>, TrainerError> {
+        let device = self.encoder.device().clone();
+        if !self.trains_fused() {
+            return Ok(self
+                .encoder
+                .logits_with(&self.encoder.model, rows, &device, Some(seed)));
+        }
+        let model = &self.encoder.model;
+        let first = self.fused.leaf(
+            (&model.bert, &self.encoder.bert_config),
+            Pooling::Cls,
+            rows,
+            seed,
+            &device,
+        )?;
+        Ok(model.head(first))
     }
 
     /// The trained model for inference: the best validation weights if validation ran.
@@ -153,7 +186,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         e
     }
 
-    fn loss(&self, groups: &[&RerankGroup], seed: u64) -> Result<Tensor<A, 1>, TrainerError> {
+    fn loss(&mut self, groups: &[&RerankGroup], seed: u64) -> Result<Tensor<A, 1>, TrainerError> {
         let mut pairs: Vec<(&str, &str)> = Vec::new();
         let mut sizes = Vec::new();
         let mut labels = Vec::new();
@@ -171,9 +204,8 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         let tokens = self.encoder.tokenize(&pairs)?;
         let rows: Vec<&Tokens> = tokens.iter().collect();
         let device = self.encoder.device().clone();
-        let logits = self
-            .encoder
-            .logits_with(&self.encoder.model, &rows, &device, Some(seed));
+        self.fused.clear();
+        let logits = self.train_logits(&rows, seed)?;
         let loss = match self.config.loss {
             CrossLoss::Bce => bce_with_logits(
                 logits.clone(),
@@ -270,6 +302,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
             return Ok(0);
         };
         self.best = r.best;
+        self.fused.invalidate();
         let state = r.state;
         *report = state.report();
         Ok(state.epochs_done)
@@ -351,9 +384,17 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                 let value = f64::from(loss.clone().into_scalar().elem::<f32>());
                 let g = loss.backward();
                 let mut grads = named_grads(&mut self.encoder.model, &g);
+                if self.fused.has_passes() {
+                    let device = self.encoder.device().clone();
+                    let body =
+                        self.fused
+                            .backward_named(&mut self.encoder.model, "bert.", &g, &device)?;
+                    accumulate(&mut grads, body);
+                }
                 let grad_norm = clip_global_norm(&mut grads, self.config.max_grad_norm);
                 let lr = schedule.lr(report.steps);
                 self.optimizer.step(&mut self.encoder.model, &grads, lr);
+                self.fused.invalidate();
                 report.steps += 1;
                 let entry = StepLog {
                     step: report.steps,

@@ -7,9 +7,12 @@
 //! differentiated on those leaves, and each leaf's gradient is then pushed back through its
 //! pooling and encoder pass on the host. The gradients come out by Hugging Face name, as
 //! [`named_grads`](super::optim::named_grads) gives them from Burn's autodiff, so clipping,
-//! accumulation, AdamW and checkpoints are unchanged.
+//! accumulation, AdamW and checkpoints are unchanged. The cross-encoder uses the same steps
+//! on its BERT body: the first token's state is the leaf, its pooler and head stay Burn's.
 
 use super::optim::NamedGrads;
+use crate::Pooling;
+use crate::bert::{BertConfig, BertModel};
 use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
 use crate::fused::{FusedBert, HostGrads, TrainPass, pool, pool_backward};
@@ -24,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 /// The fused path's copy of the weights and the passes of the current batch.
 pub(crate) struct FusedStep<A: AutodiffBackend> {
     weights: Option<FusedBert>,
-    passes: Vec<(TrainPass, Tensor<A, 2>)>,
+    passes: Vec<(TrainPass, Tensor<A, 2>, Pooling)>,
 }
 
 impl<A: AutodiffBackend> Default for FusedStep<A> {
@@ -47,24 +50,42 @@ impl<A: AutodiffBackend> FusedStep<A> {
         self.passes.clear();
     }
 
-    /// The pass over `rows` with dropout from `seed`, and its pooled states `[rows, dim]`.
+    /// The pass of `model` over `rows` with dropout from `seed`, and its states pooled by
+    /// `mode` (`[rows, dim]`).
     fn pass(
         &mut self,
-        encoder: &SentenceEncoder<A>,
+        (model, config): (&BertModel<A>, &BertConfig),
+        mode: Pooling,
         rows: &[&Tokens],
         seed: u64,
     ) -> Result<(TrainPass, TensorData), TrainerError> {
         if self.weights.is_none() {
-            self.weights = Some(FusedBert::from_model(&encoder.model, &encoder.bert_config)?);
+            self.weights = Some(FusedBert::from_model(model, config)?);
         }
         let weights = self.weights.as_ref().expect("set above");
         let pass = weights.forward_train(rows, Some(seed))?;
         let dim = weights.hidden();
-        let mode = encoder.st_config.pooling;
         let pooled: Vec<f32> = (0..rows.len())
             .flat_map(|i| pool(mode, pass.states().sequence(i), dim))
             .collect();
         Ok((pass, TensorData::new(pooled, [rows.len(), dim])))
+    }
+
+    /// `model`'s states of `rows` pooled by `mode` (dropout from `seed`) as a Burn leaf
+    /// `[rows, hidden]` that [`backward_named`](Self::backward_named) back-propagates from
+    /// (the cross-encoder reads the first token: [`Pooling::Cls`]).
+    pub(crate) fn leaf(
+        &mut self,
+        model: (&BertModel<A>, &BertConfig),
+        mode: Pooling,
+        rows: &[&Tokens],
+        seed: u64,
+        device: &A::Device,
+    ) -> Result<Tensor<A, 2>, TrainerError> {
+        let (pass, pooled) = self.pass(model, mode, rows, seed)?;
+        let leaf = Tensor::<A, 2>::from_data(pooled, device).require_grad();
+        self.passes.push((pass, leaf.clone(), mode));
+        Ok(leaf)
     }
 
     /// Pooled (and, as the model says, normalized) embeddings of `rows` with dropout from
@@ -75,9 +96,14 @@ impl<A: AutodiffBackend> FusedStep<A> {
         rows: &[&Tokens],
         seed: u64,
     ) -> Result<Tensor<A, 2>, TrainerError> {
-        let (pass, pooled) = self.pass(encoder, rows, seed)?;
-        let leaf = Tensor::<A, 2>::from_data(pooled, encoder.device()).require_grad();
-        self.passes.push((pass, leaf.clone()));
+        let model = (&encoder.model, &encoder.bert_config);
+        let leaf = self.leaf(
+            model,
+            encoder.st_config.pooling,
+            rows,
+            seed,
+            encoder.device(),
+        )?;
         Ok(if encoder.st_config.normalize {
             l2_normalize(leaf)
         } else {
@@ -93,7 +119,8 @@ impl<A: AutodiffBackend> FusedStep<A> {
         rows: &[&Tokens],
         seed: u64,
     ) -> Result<Tensor<A::InnerBackend, 2>, TrainerError> {
-        let (_, pooled) = self.pass(encoder, rows, seed)?;
+        let model = (&encoder.model, &encoder.bert_config);
+        let (_, pooled) = self.pass(model, encoder.st_config.pooling, rows, seed)?;
         let t = Tensor::<A::InnerBackend, 2>::from_data(pooled, encoder.device());
         Ok(if encoder.st_config.normalize {
             l2_normalize(t)
@@ -108,20 +135,32 @@ impl<A: AutodiffBackend> FusedStep<A> {
     }
 
     /// Back-propagates the loss' gradients `g` through every pass of the batch; the
-    /// parameters' gradients by name (only those `model` has).
+    /// parameters' gradients by name (only those `model` has), for a sentence encoder.
     pub(crate) fn backward(
         &mut self,
         encoder: &mut SentenceEncoder<A>,
         g: &A::Gradients,
+    ) -> Result<NamedGrads<A::InnerBackend>, TrainerError> {
+        let device = encoder.device().clone();
+        self.backward_named(&mut encoder.model, "", g, &device)
+    }
+
+    /// As [`backward`](Self::backward) for any model whose BERT parameters carry `prefix`
+    /// before their Hugging Face names (`bert.` in the cross-encoder).
+    pub(crate) fn backward_named(
+        &mut self,
+        model: &mut impl ParamTable<A>,
+        prefix: &str,
+        g: &A::Gradients,
+        device: &A::Device,
     ) -> Result<NamedGrads<A::InnerBackend>, TrainerError> {
         let passes = std::mem::take(&mut self.passes);
         let weights = self
             .weights
             .as_ref()
             .ok_or_else(|| TrainerError::Tensor("fused backward without a forward".into()))?;
-        let mode = encoder.st_config.pooling;
         let mut grads = HostGrads::zeros(weights);
-        for (pass, leaf) in passes {
+        for (pass, leaf, mode) in passes {
             let Some(d) = leaf.grad(g) else { continue };
             let d_pooled = host_f32(d)?;
             let states = pass.states();
@@ -133,15 +172,18 @@ impl<A: AutodiffBackend> FusedStep<A> {
             }
             weights.backward(&pass, d_states, &mut grads)?;
         }
-        let mut by_name: HashMap<String, Vec<f32>> = grads.into_named().into_iter().collect();
-        let device = encoder.device().clone();
+        let mut by_name: HashMap<String, Vec<f32>> = grads
+            .into_named()
+            .into_iter()
+            .map(|(name, v)| (format!("{prefix}{name}"), v))
+            .collect();
         let mut out = BTreeMap::new();
-        encoder.model.visit_params(&mut |name, _| {
+        model.visit_params(&mut |name, _| {
             if let Some(v) = by_name.remove(&name) {
                 let n = v.len();
                 out.insert(
                     name,
-                    Tensor::<A::InnerBackend, 1>::from_data(TensorData::new(v, [n]), &device),
+                    Tensor::<A::InnerBackend, 1>::from_data(TensorData::new(v, [n]), device),
                 );
             }
         });

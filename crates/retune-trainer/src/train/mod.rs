@@ -6,8 +6,8 @@ pub(crate) mod checkpoint;
 mod config;
 mod evaluator;
 mod example;
-mod fused_step;
-mod optim;
+pub(crate) mod fused_step;
+pub(crate) mod optim;
 mod sampler;
 mod trainer;
 
