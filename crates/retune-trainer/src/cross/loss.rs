@@ -69,15 +69,11 @@ pub fn listwise_distillation<B: Backend>(
             .iter()
             .copied()
             .fold(f64::NEG_INFINITY, |m, x| m.max(f64::from(x)));
-        let e: Vec<f64> = t.iter().map(|&x| (f64::from(x) - max).exp()).collect();
-        let z: f64 = e.iter().sum();
-        let p: Vec<f32> = e.iter().map(|x| (x / z) as f32).collect();
-        let entropy: f64 = e
-            .iter()
-            .map(|x| x / z)
-            .filter(|&q| q > 0.0)
-            .map(|q| -q * q.ln())
-            .sum();
+        let mut q: Vec<f64> = t.iter().map(|&x| (f64::from(x) - max).exp()).collect();
+        let z: f64 = q.iter().sum();
+        q.iter_mut().for_each(|x| *x /= z);
+        let entropy: f64 = q.iter().filter(|&&x| x > 0.0).map(|&x| -x * x.ln()).sum();
+        let p: Vec<f32> = q.iter().map(|&x| x as f32).collect();
         let g = logits.clone().narrow(0, start, n);
         let expected = (g.clone() * Tensor::<B, 1>::from_floats(p.as_slice(), &device)).sum();
         let term = logsumexp(g) - expected - entropy;
