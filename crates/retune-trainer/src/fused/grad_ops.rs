@@ -6,7 +6,7 @@
 // Index loops over fixed-size lane arrays are the form the vectorizer keeps in registers.
 #![allow(clippy::needless_range_loop)]
 
-use super::ops::AttentionShape;
+use super::ops::{AttentionShape, split_sizes};
 use super::simd::{self, multiversion};
 use crate::bert::Activation;
 use rayon::prelude::*;
@@ -195,17 +195,6 @@ pub(crate) fn prob_offsets(lens: &[usize], heads: usize) -> Vec<usize> {
         offsets.push(offsets.last().copied().unwrap_or(0) + heads * l * l);
     }
     offsets
-}
-
-/// Splits `data` into consecutive chunks of the given sizes.
-fn split_sizes<T>(mut data: &mut [T], sizes: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
-    let mut out = Vec::new();
-    for n in sizes {
-        let (a, b) = std::mem::take(&mut data).split_at_mut(n);
-        out.push(a);
-        data = b;
-    }
-    out
 }
 
 /// One sequence's attention task: its `qkv` rows, its probabilities, its dropout mask on

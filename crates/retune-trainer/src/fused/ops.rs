@@ -173,6 +173,20 @@ multiversion! {
     }
 }
 
+/// Splits `data` into consecutive chunks of the given sizes.
+pub(crate) fn split_sizes<T>(
+    mut data: &mut [T],
+    sizes: impl Iterator<Item = usize>,
+) -> Vec<&mut [T]> {
+    let mut out = Vec::new();
+    for n in sizes {
+        let (a, b) = std::mem::take(&mut data).split_at_mut(n);
+        out.push(a);
+        data = b;
+    }
+    out
+}
+
 /// One attention task: a sequence's `qkv` rows, its transposed keys, the index of the first
 /// query row, and that block's rows of the context.
 type RowTask<'a> = (&'a [f32], &'a [f32], usize, &'a mut [f32]);
@@ -186,24 +200,23 @@ pub(crate) fn attention(qkv: &[f32], ctx: &mut [f32], lens: &[usize], shape: Att
     let padded: Vec<usize> = lens.iter().map(|l| l.next_multiple_of(KEY_PAD)).collect();
     let mut keys_t = vec![0.0f32; h * padded.iter().sum::<usize>()];
     // Split the inputs per sequence.
-    let mut seqs: Vec<(&[f32], &mut [f32])> = Vec::with_capacity(lens.len());
-    let (mut q_rest, mut k_rest) = (qkv, keys_t.as_mut_slice());
-    for (&len, &lp) in lens.iter().zip(&padded) {
-        let (q, qr) = q_rest.split_at(len * 3 * h);
-        let (k, kr) = std::mem::take(&mut k_rest).split_at_mut(lp * h);
-        seqs.push((q, k));
-        q_rest = qr;
-        k_rest = kr;
-    }
+    let mut q_rest = qkv;
+    let queries: Vec<&[f32]> = lens
+        .iter()
+        .map(|&len| {
+            let (q, rest) = q_rest.split_at(len * 3 * h);
+            q_rest = rest;
+            q
+        })
+        .collect();
+    let keys = split_sizes(&mut keys_t, padded.iter().map(|lp| lp * h));
+    let mut seqs: Vec<(&[f32], &mut [f32])> = queries.into_iter().zip(keys).collect();
     seqs.par_iter_mut()
         .for_each(|(q, k)| transpose_keys(q, k, h, k.len() / h));
     // Tasks: a block of query rows of one sequence, with its slice of `ctx`.
     let mut tasks: Vec<RowTask<'_>> = Vec::new();
-    let mut c_rest = ctx;
-    for (q, k) in &seqs {
-        let len = q.len() / (3 * h);
-        let (c, cr) = std::mem::take(&mut c_rest).split_at_mut(len * h);
-        c_rest = cr;
+    let contexts = split_sizes(ctx, lens.iter().map(|l| l * h));
+    for ((q, k), c) in seqs.iter().zip(contexts) {
         for (b, block) in c.chunks_mut(QUERY_ROWS_PER_TASK * h).enumerate() {
             tasks.push((q, k, b * QUERY_ROWS_PER_TASK, block));
         }

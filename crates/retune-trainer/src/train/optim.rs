@@ -7,6 +7,7 @@
 //! Hugging Face name over the model's name table, so its state is a plain map of named tensors
 //! that checkpoints write and read as safetensors.
 
+use crate::host::host_f32;
 use crate::weights::{ParamTable, Slot};
 use burn::module::Param;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -98,13 +99,7 @@ impl<B: Backend> AdamW<B> {
 
     /// Every moment as host values, named `m.NAME` and `v.NAME` (what checkpoints store).
     pub fn named_moments(&self) -> BTreeMap<String, Vec<f32>> {
-        let values = |t: &Tensor<B, 1>| -> Vec<f32> {
-            t.clone()
-                .into_data()
-                .convert::<f32>()
-                .into_vec()
-                .expect("f32 tensor data")
-        };
+        let values = |t: &Tensor<B, 1>| host_f32(t.clone()).expect("f32 tensor data");
         let mut out = BTreeMap::new();
         for (kind, map) in [("m", &self.m), ("v", &self.v)] {
             for (name, t) in map {
@@ -189,12 +184,7 @@ impl<B: Backend> AdamW<B> {
         lr: f64,
     ) -> Tensor<B, 1> {
         let device = value.device();
-        let host = |t: Tensor<B, 1>| -> Vec<f32> {
-            t.into_data()
-                .convert::<f32>()
-                .into_vec()
-                .expect("f32 tensor data")
-        };
+        let host = |t: Tensor<B, 1>| host_f32(t).expect("f32 tensor data");
         let mut p = host(value);
         let g = host(grad);
         let [mut m, mut v] = self.host.remove(name).unwrap_or_else(|| {
