@@ -221,3 +221,56 @@ fn tiny_model_trains_alike_on_both_engines() {
     }
     assert!(moved > 1e-3, "training moved the embeddings by {moved}");
 }
+
+/// Columns packed into one training pass (`forward_train_groups`, what the trainer runs for
+/// a loss' anchors, positives and negatives) give each column's hidden states as its own
+/// pass does: each group draws its own dropout masks, and a group without a seed none.
+/// Tolerance 1e-5 absolute: the same kernels on more rows (other GEMM blockings only).
+#[test]
+fn grouped_training_pass_equals_a_pass_per_group() {
+    let dir = tiny_bert_dir();
+    let enc = SentenceEncoder::<A>::load(
+        &EncoderConfig::new(dir.to_str().unwrap()).with_engine(Engine::Fused),
+        &cpu_device(),
+    )
+    .unwrap();
+    let fused =
+        retune_trainer::fused::FusedBert::from_model(enc.model(), &enc.bert_config).unwrap();
+    let ex = examples(5);
+    let anchors: Vec<&str> = ex.iter().map(|e| e.anchor.as_str()).collect();
+    let names: Vec<&str> = ex.iter().map(|e| e.positive.as_str()).collect();
+    let (a, p) = (
+        enc.tokenize(&anchors, None).unwrap(),
+        enc.tokenize(&names, None).unwrap(),
+    );
+    let (a, p): (Vec<_>, Vec<_>) = (a.iter().collect(), p.iter().collect());
+    for seeds in [(Some(7), Some(8)), (Some(7), None), (None, None)] {
+        let joined = fused
+            .forward_train_groups(&[(&a, seeds.0), (&p, seeds.1)])
+            .unwrap();
+        let alone = [
+            fused.forward_train(&a, seeds.0).unwrap(),
+            fused.forward_train(&p, seeds.1).unwrap(),
+        ];
+        let mut row = 0;
+        for pass in &alone {
+            let n = pass.states().offsets.len() - 1;
+            for i in 0..n {
+                let (x, y) = (pass.states().sequence(i), joined.states().sequence(row + i));
+                let diff = x
+                    .iter()
+                    .zip(y)
+                    .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(diff <= 1e-5, "{seeds:?}: sequence {i} differs by {diff}");
+            }
+            row += n;
+        }
+        assert_eq!(row, joined.states().offsets.len() - 1, "every row once");
+    }
+    let differs = |s: (Option<u64>, Option<u64>)| {
+        let x = fused.forward_train(&a, s.0).unwrap();
+        let y = fused.forward_train(&a, s.1).unwrap();
+        x.states().data != y.states().data
+    };
+    assert!(differs((Some(7), None)), "dropout is on in this model");
+}

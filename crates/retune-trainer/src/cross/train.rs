@@ -14,7 +14,9 @@ use crate::tokenize::Tokens;
 use crate::train::checkpoint::{CheckpointState, restore, save_checkpoint};
 use crate::train::fused_step::FusedStep;
 use crate::train::optim::accumulate;
-use crate::train::{AdamW, LinearSchedule, StepLog, TrainReport, clip_global_norm, named_grads};
+use crate::train::{
+    AdamW, LinearSchedule, StepLog, TrainReport, clip_scale, global_norm, named_grads,
+};
 use burn::module::AutodiffModule;
 use burn::tensor::{ElementConversion, Tensor, backend::AutodiffBackend};
 use rand::SeedableRng;
@@ -355,6 +357,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
             ));
         }
         let started = Instant::now();
+        self.optimizer.keep_values(self.trains_fused());
         let bs = self.config.batch_size.max(1);
         let steps_per_epoch = groups.len().div_ceil(bs);
         let total = steps_per_epoch * self.config.epochs;
@@ -391,10 +394,13 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                             .backward_named(&mut self.encoder.model, "bert.", &g, &device)?;
                     accumulate(&mut grads, body);
                 }
-                let grad_norm = clip_global_norm(&mut grads, self.config.max_grad_norm);
+                // Clipping is folded into the update (one pass over the gradients fewer).
+                let grad_norm = global_norm(&mut grads);
+                let scale = clip_scale(grad_norm, self.config.max_grad_norm);
                 let lr = schedule.lr(report.steps);
-                self.optimizer.step(&mut self.encoder.model, &grads, lr);
-                self.fused.invalidate();
+                self.optimizer
+                    .step_scaled(&mut self.encoder.model, grads, lr, scale);
+                self.fused.updated(self.optimizer.take_kept_values());
                 report.steps += 1;
                 let entry = StepLog {
                     step: report.steps,

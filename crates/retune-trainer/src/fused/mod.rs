@@ -26,13 +26,14 @@ use crate::bert::{Activation, BertConfig, BertModel};
 use crate::error::TrainerError;
 use crate::host::host_f32;
 use crate::tokenize::Tokens;
-use burn::module::Param;
+use burn::module::{Param, ParamId};
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Tensor, backend::Backend};
 use matmul::matmul_acc;
 use ops::{AttentionShape, activate, attention, layer_norm};
 pub(crate) use pool::{normalize, pool, pool_backward};
 use retune_kernels::bf16_gemm::{self, PackedWeights};
+use std::collections::HashMap;
 pub use train::{HostGrads, TrainPass};
 
 /// A linear layer: `w` is `[in, out]` row-major, or empty once `packed` holds it as bf16.
@@ -145,18 +146,28 @@ impl FusedStates {
     }
 }
 
-fn values<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) -> Result<Vec<f32>, TrainerError> {
-    host_f32(p.val())
+/// Host values of parameters by id, taken in place of reading their tensors (the optimizer
+/// keeps them after a host update, so the next training pass does not copy the model again).
+pub(crate) type KnownValues = HashMap<ParamId, Vec<f32>>;
+
+fn values<B: Backend, const D: usize>(
+    p: &Param<Tensor<B, D>>,
+    known: &mut KnownValues,
+) -> Result<Vec<f32>, TrainerError> {
+    match known.remove(&p.id) {
+        Some(v) if v.len() == p.val().shape().num_elements() => Ok(v),
+        _ => host_f32(p.val()),
+    }
 }
 
-fn dense<B: Backend>(l: &Linear<B>) -> Result<Dense, TrainerError> {
+fn dense<B: Backend>(l: &Linear<B>, known: &mut KnownValues) -> Result<Dense, TrainerError> {
     let [din, dout] = l.weight.val().dims();
     let b = match &l.bias {
-        Some(b) => values(b)?,
+        Some(b) => values(b, known)?,
         None => vec![0.0; dout],
     };
     Ok(Dense {
-        w: values(&l.weight)?,
+        w: values(&l.weight, known)?,
         b,
         din,
         dout,
@@ -164,10 +175,10 @@ fn dense<B: Backend>(l: &Linear<B>) -> Result<Dense, TrainerError> {
     })
 }
 
-fn norm<B: Backend>(n: &LayerNorm<B>) -> Result<Norm, TrainerError> {
-    let gamma = values(&n.gamma)?;
+fn norm<B: Backend>(n: &LayerNorm<B>, known: &mut KnownValues) -> Result<Norm, TrainerError> {
+    let gamma = values(&n.gamma, known)?;
     let beta = match &n.beta {
-        Some(b) => values(b)?,
+        Some(b) => values(b, known)?,
         None => vec![0.0; gamma.len()],
     };
     Ok(Norm { gamma, beta })
@@ -198,6 +209,16 @@ impl FusedBert {
         model: &BertModel<B>,
         config: &BertConfig,
     ) -> Result<Self, TrainerError> {
+        Self::from_model_with(model, config, &mut KnownValues::new())
+    }
+
+    /// As [`from_model`](Self::from_model), taking the values in `known` (by parameter id, of
+    /// the right size) instead of reading those tensors.
+    pub(crate) fn from_model_with<B: Backend>(
+        model: &BertModel<B>,
+        config: &BertConfig,
+        known: &mut KnownValues,
+    ) -> Result<Self, TrainerError> {
         let e = &model.embeddings;
         let layers = model
             .layers
@@ -205,12 +226,16 @@ impl FusedBert {
             .map(|l| {
                 let a = &l.attention;
                 Ok(Layer {
-                    qkv: concat_columns([dense(&a.query)?, dense(&a.key)?, dense(&a.value)?]),
-                    attn_out: dense(&a.output)?,
-                    attn_norm: norm(&a.norm)?,
-                    intermediate: dense(&l.intermediate)?,
-                    output: dense(&l.output)?,
-                    norm: norm(&l.norm)?,
+                    qkv: concat_columns([
+                        dense(&a.query, known)?,
+                        dense(&a.key, known)?,
+                        dense(&a.value, known)?,
+                    ]),
+                    attn_out: dense(&a.output, known)?,
+                    attn_norm: norm(&a.norm, known)?,
+                    intermediate: dense(&l.intermediate, known)?,
+                    output: dense(&l.output, known)?,
+                    norm: norm(&l.norm, known)?,
                     dropout: [a.attn_dropout, a.dropout, l.dropout],
                 })
             })
@@ -223,16 +248,20 @@ impl FusedBert {
             heads: config.num_attention_heads,
             eps: config.layer_norm_eps as f32,
             act: config.hidden_act,
-            word: values(&e.word.weight)?,
-            position: values(&e.position.weight)?,
-            token_type: values(&e.token_type.weight)?,
+            word: values(&e.word.weight, known)?,
+            position: values(&e.position.weight, known)?,
+            token_type: values(&e.token_type.weight, known)?,
             vocab,
             max_positions,
             type_vocab,
-            emb_norm: norm(&e.norm)?,
+            emb_norm: norm(&e.norm, known)?,
             emb_dropout: e.dropout,
             layers,
-            pooler: model.pooler.as_ref().map(|p| dense(&p.dense)).transpose()?,
+            pooler: model
+                .pooler
+                .as_ref()
+                .map(|p| dense(&p.dense, known))
+                .transpose()?,
         })
     }
 

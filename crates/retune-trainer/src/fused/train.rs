@@ -237,6 +237,22 @@ fn packed_mask(
     }
 }
 
+/// One dropout site's masks of consecutive groups joined, given each group's mask (`None`:
+/// no dropout there) and size; `None` when no group has one. Each part is freed once copied.
+fn join_masks(parts: Vec<(Option<Vec<f32>>, usize)>) -> Option<Vec<f32>> {
+    if parts.iter().all(|(m, _)| m.is_none()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(parts.iter().map(|(_, n)| n).sum());
+    for (m, n) in parts {
+        match m {
+            Some(m) => out.extend_from_slice(&m),
+            None => out.resize(out.len() + n, 1.0),
+        }
+    }
+    Some(out)
+}
+
 /// `x += r`.
 fn add_into(x: &mut [f32], r: &[f32]) {
     x.par_chunks_mut(1 << 14)
@@ -324,6 +340,51 @@ impl FusedBert {
         (masks.pop().flatten(), layers)
     }
 
+    /// [`dropout_masks`](Self::dropout_masks) of each group, joined site by site in the
+    /// packed order (a group without a seed keeps every value: ones).
+    #[allow(clippy::type_complexity)]
+    fn group_dropout_masks(
+        &self,
+        groups: &[(&[&Tokens], Option<u64>)],
+    ) -> (Option<Vec<f32>>, Vec<[Option<Vec<f32>>; 3]>) {
+        let lens = |g: &[&Tokens]| g.iter().map(|s| s.ids.len()).collect::<Vec<_>>();
+        if let [(g, seed)] = groups {
+            return self.dropout_masks(*seed, &lens(g));
+        }
+        let (hidden, heads) = (self.hidden, self.heads);
+        let mut parts: Vec<_> = groups
+            .iter()
+            .map(|(g, seed)| {
+                let lens = lens(g);
+                let sizes = (
+                    lens.iter().sum::<usize>() * hidden,
+                    prob_offsets(&lens, heads)[lens.len()],
+                );
+                (self.dropout_masks(*seed, &lens), sizes)
+            })
+            .collect();
+        let emb = join_masks(
+            parts
+                .iter_mut()
+                .map(|(m, (h, _))| (m.0.take(), *h))
+                .collect(),
+        );
+        let layers = (0..self.layers.len())
+            .map(|l| {
+                let mut site = |k: usize| {
+                    join_masks(
+                        parts
+                            .iter_mut()
+                            .map(|(m, (h, p))| (m.1[l][k].take(), if k == 0 { *p } else { *h }))
+                            .collect(),
+                    )
+                };
+                [site(0), site(1), site(2)]
+            })
+            .collect();
+        (emb, layers)
+    }
+
     /// The forward pass of training: the same hidden states as [`forward`](Self::forward)
     /// with dropout drawn from `dropout_seed` as the Burn model draws it, keeping every
     /// activation [`backward`](Self::backward) needs.
@@ -332,6 +393,19 @@ impl FusedBert {
         seqs: &[&Tokens],
         dropout_seed: Option<u64>,
     ) -> Result<TrainPass, TrainerError> {
+        self.forward_train_groups(&[(seqs, dropout_seed)])
+    }
+
+    /// One training pass over several groups of sequences packed together (the columns of a
+    /// loss: anchors, positives, negatives), each group's dropout drawn from its own seed as
+    /// the Burn model draws it for that group alone; the pass' sequences are the groups'
+    /// one after another. Larger products than a pass per group, the same values.
+    pub fn forward_train_groups(
+        &self,
+        groups: &[(&[&Tokens], Option<u64>)],
+    ) -> Result<TrainPass, TrainerError> {
+        let seqs: Vec<&Tokens> = groups.iter().flat_map(|(g, _)| g.iter().copied()).collect();
+        let seqs = seqs.as_slice();
         self.check_trainable()?;
         let (lens, offsets, shape) = self.packing(seqs);
         let rows = offsets.last().copied().unwrap_or(0);
@@ -347,7 +421,7 @@ impl FusedBert {
             .collect();
         let emb_norm =
             layer_norm_saved(&mut x, &self.emb_norm.gamma, &self.emb_norm.beta, self.eps);
-        let (emb_mask, layer_masks) = self.dropout_masks(dropout_seed, &lens);
+        let (emb_mask, layer_masks) = self.group_dropout_masks(groups);
         if let Some(m) = &emb_mask {
             apply_mask(&mut x, m);
         }

@@ -15,7 +15,7 @@ use crate::Pooling;
 use crate::bert::{BertConfig, BertModel};
 use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
-use crate::fused::{FusedBert, HostGrads, TrainPass, pool, pool_backward};
+use crate::fused::{FusedBert, HostGrads, KnownValues, TrainPass, pool, pool_backward};
 use crate::host::host_f32;
 use crate::pooling::l2_normalize;
 use crate::tokenize::Tokens;
@@ -27,6 +27,9 @@ use std::collections::{BTreeMap, HashMap};
 /// The fused path's copy of the weights and the passes of the current batch.
 pub(crate) struct FusedStep<A: AutodiffBackend> {
     weights: Option<FusedBert>,
+    /// New parameter values the optimizer kept, used instead of reading the model's tensors
+    /// when the weights are next copied.
+    known: KnownValues,
     passes: Vec<(TrainPass, Tensor<A, 2>, Pooling)>,
 }
 
@@ -34,15 +37,24 @@ impl<A: AutodiffBackend> Default for FusedStep<A> {
     fn default() -> Self {
         Self {
             weights: None,
+            known: KnownValues::new(),
             passes: Vec::new(),
         }
     }
 }
 
 impl<A: AutodiffBackend> FusedStep<A> {
-    /// Forgets the copied weights (after an optimizer step or a restore changed the model).
+    /// Forgets the copied weights (after a restore changed the model).
     pub(crate) fn invalidate(&mut self) {
         self.weights = None;
+        self.known.clear();
+    }
+
+    /// Forgets the copied weights after an optimizer step that left the new values of the
+    /// parameters it updated on the host (`known`, by id; the others are read from the model).
+    pub(crate) fn updated(&mut self, known: KnownValues) {
+        self.weights = None;
+        self.known = known;
     }
 
     /// Forgets the passes of an unfinished batch.
@@ -50,25 +62,31 @@ impl<A: AutodiffBackend> FusedStep<A> {
         self.passes.clear();
     }
 
-    /// The pass of `model` over `rows` with dropout from `seed`, and its states pooled by
-    /// `mode` (`[rows, dim]`).
+    /// The pass of `model` over the groups of rows (each with its dropout seed) packed
+    /// together, and its states pooled by `mode` (`[all rows, dim]`).
     fn pass(
         &mut self,
         (model, config): (&BertModel<A>, &BertConfig),
         mode: Pooling,
-        rows: &[&Tokens],
-        seed: u64,
+        groups: &[(&[&Tokens], u64)],
     ) -> Result<(TrainPass, TensorData), TrainerError> {
         if self.weights.is_none() {
-            self.weights = Some(FusedBert::from_model(model, config)?);
+            let weights = FusedBert::from_model_with(model, config, &mut self.known);
+            self.known.clear();
+            self.weights = Some(weights?);
         }
         let weights = self.weights.as_ref().expect("set above");
-        let pass = weights.forward_train(rows, Some(seed))?;
+        let seeded: Vec<(&[&Tokens], Option<u64>)> = groups
+            .iter()
+            .map(|&(rows, seed)| (rows, Some(seed)))
+            .collect();
+        let pass = weights.forward_train_groups(&seeded)?;
         let dim = weights.hidden();
-        let pooled: Vec<f32> = (0..rows.len())
+        let n = pass.states().offsets.len() - 1;
+        let pooled: Vec<f32> = (0..n)
             .flat_map(|i| pool(mode, pass.states().sequence(i), dim))
             .collect();
-        Ok((pass, TensorData::new(pooled, [rows.len(), dim])))
+        Ok((pass, TensorData::new(pooled, [n, dim])))
     }
 
     /// `model`'s states of `rows` pooled by `mode` (dropout from `seed`) as a Burn leaf
@@ -82,33 +100,50 @@ impl<A: AutodiffBackend> FusedStep<A> {
         seed: u64,
         device: &A::Device,
     ) -> Result<Tensor<A, 2>, TrainerError> {
-        let (pass, pooled) = self.pass(model, mode, rows, seed)?;
+        let (pass, pooled) = self.pass(model, mode, &[(rows, seed)])?;
         let leaf = Tensor::<A, 2>::from_data(pooled, device).require_grad();
         self.passes.push((pass, leaf.clone(), mode));
         Ok(leaf)
     }
 
-    /// Pooled (and, as the model says, normalized) embeddings of `rows` with dropout from
-    /// `seed`, differentiable through [`backward`](Self::backward).
+    /// Pooled (and, as the model says, normalized) embeddings of each group of rows with
+    /// dropout from its seed, differentiable through [`backward`](Self::backward): one pass
+    /// over every group, one leaf, sliced per group.
+    pub(crate) fn embed_groups(
+        &mut self,
+        encoder: &SentenceEncoder<A>,
+        groups: &[(&[&Tokens], u64)],
+    ) -> Result<Vec<Tensor<A, 2>>, TrainerError> {
+        let model = (&encoder.model, &encoder.bert_config);
+        let mode = encoder.st_config.pooling;
+        let (pass, pooled) = self.pass(model, mode, groups)?;
+        let leaf = Tensor::<A, 2>::from_data(pooled, encoder.device()).require_grad();
+        self.passes.push((pass, leaf.clone(), mode));
+        let all = if encoder.st_config.normalize {
+            l2_normalize(leaf)
+        } else {
+            leaf
+        };
+        let mut start = 0;
+        Ok(groups
+            .iter()
+            .map(|(rows, _)| {
+                let part = all.clone().narrow(0, start, rows.len());
+                start += rows.len();
+                part
+            })
+            .collect())
+    }
+
+    /// [`embed_groups`](Self::embed_groups) of one group.
     pub(crate) fn embed(
         &mut self,
         encoder: &SentenceEncoder<A>,
         rows: &[&Tokens],
         seed: u64,
     ) -> Result<Tensor<A, 2>, TrainerError> {
-        let model = (&encoder.model, &encoder.bert_config);
-        let leaf = self.leaf(
-            model,
-            encoder.st_config.pooling,
-            rows,
-            seed,
-            encoder.device(),
-        )?;
-        Ok(if encoder.st_config.normalize {
-            l2_normalize(leaf)
-        } else {
-            leaf
-        })
+        let mut parts = self.embed_groups(encoder, &[(rows, seed)])?;
+        Ok(parts.remove(0))
     }
 
     /// As [`embed`](Self::embed) without keeping the pass: the same values (same dropout
@@ -120,7 +155,7 @@ impl<A: AutodiffBackend> FusedStep<A> {
         seed: u64,
     ) -> Result<Tensor<A::InnerBackend, 2>, TrainerError> {
         let model = (&encoder.model, &encoder.bert_config);
-        let (_, pooled) = self.pass(model, encoder.st_config.pooling, rows, seed)?;
+        let (_, pooled) = self.pass(model, encoder.st_config.pooling, &[(rows, seed)])?;
         let t = Tensor::<A::InnerBackend, 2>::from_data(pooled, encoder.device());
         Ok(if encoder.st_config.normalize {
             l2_normalize(t)

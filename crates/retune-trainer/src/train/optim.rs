@@ -7,13 +7,14 @@
 //! Hugging Face name over the model's name table, so its state is a plain map of named tensors
 //! that checkpoints write and read as safetensors.
 
+use crate::fused::simd::multiversion;
 use crate::host::host_f32;
 use crate::weights::{ParamTable, Slot};
-use burn::module::Param;
+use burn::module::{Param, ParamId};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Gradients by parameter name, flattened.
 pub type NamedGrads<B> = BTreeMap<String, Tensor<B, 1>>;
@@ -74,6 +75,10 @@ pub struct AdamW<B: Backend> {
     /// Learning-rate multipliers by name prefix (the first match applies; others train at 1x),
     /// e.g. a freshly initialized head that must move faster than the pretrained body.
     pub lr_multipliers: Vec<(String, f64)>,
+    /// Whether host updates keep a copy of each new value (for the fused path's weights).
+    keep_values: bool,
+    /// The values of the last step's host updates, by parameter, when `keep_values`.
+    kept: HashMap<ParamId, Vec<f32>>,
 }
 
 /// Hugging Face's no-decay rule: biases and LayerNorm parameters.
@@ -94,7 +99,23 @@ impl<B: Backend> AdamW<B> {
             v: BTreeMap::new(),
             host: BTreeMap::new(),
             lr_multipliers: Vec::new(),
+            keep_values: false,
+            kept: HashMap::new(),
         }
+    }
+
+    /// Whether host updates (CPU backends) keep a copy of every new parameter value for
+    /// [`take_kept_values`](Self::take_kept_values): the fused training path then builds its
+    /// next weights from them instead of reading each tensor back.
+    pub(crate) fn keep_values(&mut self, on: bool) {
+        self.keep_values = on;
+        self.kept.clear();
+    }
+
+    /// The values the last step kept, by parameter id (empty unless
+    /// [`keep_values`](Self::keep_values) is on and the update ran on the host).
+    pub(crate) fn take_kept_values(&mut self) -> HashMap<ParamId, Vec<f32>> {
+        std::mem::take(&mut self.kept)
     }
 
     /// Every moment as host values, named `m.NAME` and `v.NAME` (what checkpoints store).
@@ -128,16 +149,20 @@ impl<B: Backend> AdamW<B> {
             .map_or(1.0, |(_, m)| *m)
     }
 
+    /// Updates one parameter with its gradient times `scale` (the clipping factor).
     fn update(
         &mut self,
-        name: &str,
+        (id, name): (ParamId, &str),
         value: Tensor<B, 1>,
         grad: Tensor<B, 1>,
-        lr: f64,
+        (lr, scale): (f64, f64),
     ) -> Tensor<B, 1> {
         let lr = lr * self.lr_multiplier(name);
         if crate::encoder::is_cpu_backend::<B>() {
-            self.update_on_host(name, value, grad, lr)
+            let keep = self.keep_values.then_some(id);
+            self.update_on_host(name, value, grad, (lr, scale as f32), keep)
+        } else if scale != 1.0 {
+            self.update_tensors(name, value, grad * scale, lr)
         } else {
             self.update_tensors(name, value, grad, lr)
         }
@@ -175,13 +200,15 @@ impl<B: Backend> AdamW<B> {
 
     /// The same update in one pass over host memory (CPU backends): tensor by tensor the
     /// element-wise chain above costs a dozen passes, each allocating a tensor as large as
-    /// the parameter (the word embeddings are half of BERT's weights).
+    /// the parameter (the word embeddings are half of BERT's weights). With `keep_as`, a copy
+    /// of the new value is kept under that id.
     fn update_on_host(
         &mut self,
         name: &str,
         value: Tensor<B, 1>,
         grad: Tensor<B, 1>,
-        lr: f64,
+        (lr, scale): (f64, f32),
+        keep_as: Option<ParamId>,
     ) -> Tensor<B, 1> {
         let device = value.device();
         let host = |t: Tensor<B, 1>| host_f32(t).expect("f32 tensor data");
@@ -210,25 +237,42 @@ impl<B: Backend> AdamW<B> {
             .zip(v.par_chunks_mut(CHUNK))
             .zip(g.par_chunks(CHUNK))
             .for_each(|(((p, m), v), g)| {
-                for i in 0..p.len() {
-                    m[i] = m[i] * b1 + g[i] * c1;
-                    v[i] = v[i] * b2 + g[i] * g[i] * c2;
-                    let denom = v[i].sqrt() * inv_bc2_sqrt + eps;
-                    p[i] = p[i] * keep - m[i] / denom * step;
-                }
+                let k = [b1, c1, b2, c2, inv_bc2_sqrt, eps, keep, step, scale];
+                adamw_chunk(p, m, v, g, k);
             });
         self.host.insert(name.to_owned(), [m, v]);
+        if let Some(id) = keep_as {
+            self.kept.insert(id, p.clone());
+        }
         let n = p.len();
         Tensor::<B, 1>::from_data(TensorData::new(p, [n]), &device)
     }
 }
 
+multiversion! {
+    /// torch's AdamW update of one chunk in place, the constants `[beta1, 1 - beta1, beta2,
+    /// 1 - beta2, 1 / sqrt(bias correction 2), eps, 1 - lr * decay, lr / bias correction 1,
+    /// gradient scale]` (vectorized: the same IEEE operations per element as a scalar loop,
+    /// so the same bits; the gradient is scaled as clipping would have scaled it).
+    fn adamw_chunk(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: [f32; 9]) {
+        let [b1, c1, b2, c2, inv_bc2_sqrt, eps, keep, step, scale] = k;
+        let n = p.len().min(m.len()).min(v.len()).min(g.len());
+        let (p, m, v, g) = (&mut p[..n], &mut m[..n], &mut v[..n], &g[..n]);
+        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+            let g = if scale == 1.0 { g } else { g * scale };
+            *m = *m * b1 + g * c1;
+            *v = *v * b2 + g * g * c2;
+            let denom = v.sqrt() * inv_bc2_sqrt + eps;
+            *p = *p * keep - *m / denom * step;
+        }
+    }
+}
+
 fn set_param<A: AutodiffBackend, const D: usize>(
     p: &mut Param<Tensor<A, D>>,
-    flat: Tensor<A::InnerBackend, 1>,
+    value: Tensor<A::InnerBackend, D>,
 ) {
-    let dims = p.val().dims();
-    let value = Tensor::<A, D>::from_inner(flat.reshape(dims)).require_grad();
+    let value = Tensor::<A, D>::from_inner(value).require_grad();
     *p = Param::initialized(p.id, value);
 }
 
@@ -273,18 +317,64 @@ pub fn accumulate<B: Backend>(acc: &mut NamedGrads<B>, more: NamedGrads<B>) {
 /// Scales gradients so their global L2 norm is at most `max_norm` (torch `clip_grad_norm_`:
 /// factor `max_norm / (norm + 1e-6)` when above); returns the norm before clipping.
 pub fn clip_global_norm<B: Backend>(grads: &mut NamedGrads<B>, max_norm: f64) -> f64 {
-    let total: f64 = grads
-        .values()
-        .map(|g| f64::from(g.clone().powf_scalar(2.0).sum().into_scalar().to_f32()))
-        .sum::<f64>()
-        .sqrt();
-    if max_norm > 0.0 && total > max_norm {
-        let factor = max_norm / (total + 1e-6);
+    let total = global_norm(grads);
+    let factor = clip_scale(total, max_norm);
+    if factor != 1.0 {
         for g in grads.values_mut() {
             *g = g.clone() * factor;
         }
     }
     total
+}
+
+/// The factor torch's `clip_grad_norm_` multiplies gradients of global norm `norm` by:
+/// `max_norm / (norm + 1e-6)` when the norm is above `max_norm` (> 0), else 1.
+pub fn clip_scale(norm: f64, max_norm: f64) -> f64 {
+    if max_norm > 0.0 && norm > max_norm {
+        max_norm / (norm + 1e-6)
+    } else {
+        1.0
+    }
+}
+
+/// The global L2 norm of every gradient. On the CPU backends each gradient is moved out of
+/// its tensor (no copy when the map holds the only reference), read on the host and moved
+/// back; elsewhere it is a sum of tensor reductions.
+pub fn global_norm<B: Backend>(grads: &mut NamedGrads<B>) -> f64 {
+    if !crate::encoder::is_cpu_backend::<B>() {
+        return grads
+            .values()
+            .map(|g| f64::from(g.clone().powf_scalar(2.0).sum().into_scalar().to_f32()))
+            .sum::<f64>()
+            .sqrt();
+    }
+    const CHUNK: usize = 1 << 15;
+    let mut total = 0.0f64;
+    for (name, g) in std::mem::take(grads) {
+        let device = g.device();
+        let v = host_f32(g).expect("f32 tensor data");
+        // Partial sums per fixed chunk, added in order: the same norm on every run.
+        let partial: Vec<f64> = v.par_chunks(CHUNK).map(sum_squares).collect();
+        total += partial.iter().sum::<f64>();
+        let n = v.len();
+        grads.insert(name, Tensor::from_data(TensorData::new(v, [n]), &device));
+    }
+    total.sqrt()
+}
+
+multiversion! {
+    /// The sum of squares of `x` in f64 (16 partial sums, which vectorize).
+    fn sum_squares(x: &[f32]) -> f64 {
+        let mut acc = [0.0f64; 16];
+        let mut chunks = x.chunks_exact(16);
+        for c in &mut chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += f64::from(v) * f64::from(v);
+            }
+        }
+        let rest: f64 = chunks.remainder().iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        acc.iter().sum::<f64>() + rest
+    }
 }
 
 trait ToF32 {
@@ -299,30 +389,57 @@ impl<E: burn::tensor::ElementConversion> ToF32 for E {
 
 impl<B: Backend> AdamW<B> {
     /// One optimizer step over the model's parameters with the given gradients and rate.
+    /// The gradients are consumed and each parameter's value is moved out of the model for
+    /// its update, so on the CPU backends neither is copied on its way to host memory.
     pub fn step<A: AutodiffBackend<InnerBackend = B>>(
         &mut self,
         model: &mut impl ParamTable<A>,
-        grads: &NamedGrads<B>,
+        grads: NamedGrads<B>,
         lr: f64,
+    ) {
+        self.step_scaled(model, grads, lr, 1.0);
+    }
+
+    /// As [`step`](Self::step) with every gradient multiplied by `scale` first (the factor
+    /// of [`clip_scale`]): clipping folded into the update instead of a pass of its own.
+    pub fn step_scaled<A: AutodiffBackend<InnerBackend = B>>(
+        &mut self,
+        model: &mut impl ParamTable<A>,
+        mut grads: NamedGrads<B>,
+        lr: f64,
+        scale: f64,
     ) {
         self.step += 1;
         model.visit_params(&mut |name, slot| {
-            let Some(g) = grads.get(&name) else { return };
+            let Some(g) = grads.remove(&name) else { return };
             match slot {
                 Slot::Linear(p) | Slot::Matrix(p) => {
-                    let n = p.val().shape().num_elements();
-                    let value = p.val().inner().reshape([n]);
-                    let updated = self.update(&name, value, g.clone(), lr);
-                    set_param(p, updated);
+                    let (dims, value) = take_value(p);
+                    let n = value.shape().num_elements();
+                    let updated = self.update((p.id, &name), value.reshape([n]), g, (lr, scale));
+                    set_param(p, updated.reshape(dims));
                 }
                 Slot::Vector(p) => {
-                    let value = p.val().inner();
-                    let updated = self.update(&name, value, g.clone(), lr);
-                    set_param(p, updated);
+                    let (dims, value) = take_value(p);
+                    let updated = self.update((p.id, &name), value, g, (lr, scale));
+                    set_param(p, updated.reshape(dims));
                 }
             }
         });
     }
+}
+
+/// Moves a parameter's value out of the model (an empty tensor stands in until
+/// [`set_param`] puts the update back), so the model holds no second reference to it.
+fn take_value<A: AutodiffBackend, const D: usize>(
+    p: &mut Param<Tensor<A, D>>,
+) -> ([usize; D], Tensor<A::InnerBackend, D>) {
+    let current = p.val();
+    let (dims, device) = (current.dims(), current.device());
+    drop(current);
+    let stand_in = Tensor::<A, D>::empty([0; D], &device);
+    let value = std::mem::replace(p, Param::initialized(p.id, stand_in)).into_value();
+    (dims, value.inner())
 }
 
 #[cfg(test)]
@@ -360,7 +477,7 @@ mod tests {
                 .collect();
             a.step = step;
             b.step = step;
-            pa = a.update_on_host("w.weight", pa, t(g.clone()), 1e-3);
+            pa = a.update_on_host("w.weight", pa, t(g.clone()), (1e-3, 1.0), None);
             pb = b.update_tensors("w.weight", pb, t(g), 1e-3);
         }
         let (x, y): (Vec<f32>, Vec<f32>) = (

@@ -8,7 +8,9 @@ use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
 use super::fused_step::FusedStep;
-use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, clip_global_norm, named_grads};
+use super::optim::{
+    AdamW, LinearSchedule, NamedGrads, accumulate, clip_scale, global_norm, named_grads,
+};
 use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 use crate::bert::BertModel;
 use crate::encoder::SentenceEncoder;
@@ -178,16 +180,36 @@ impl<A: AutodiffBackend> Trainer<A> {
         }
     }
 
-    fn embed(&mut self, texts: &[&str], dropout_seed: u64) -> Result<Tensor<A, 2>, TrainerError> {
+    /// Embeddings of each column of texts with dropout from its seed: on the fused path one
+    /// pass over all the columns (larger products), else one Burn forward per column.
+    fn embed_columns(
+        &mut self,
+        columns: &[(Vec<&str>, u64)],
+    ) -> Result<Vec<Tensor<A, 2>>, TrainerError> {
         if self.trains_fused() {
-            self.tokenize_missing(texts)?;
-            let rows: Vec<&Tokens> = texts.iter().map(|t| &self.tokens[*t]).collect();
-            return self.fused.embed(&self.encoder, &rows, dropout_seed);
+            for (texts, _) in columns {
+                self.tokenize_missing(texts)?;
+            }
+            let rows: Vec<Vec<&Tokens>> = columns
+                .iter()
+                .map(|(texts, _)| texts.iter().map(|t| &self.tokens[*t]).collect())
+                .collect();
+            let groups: Vec<(&[&Tokens], u64)> = rows
+                .iter()
+                .zip(columns)
+                .map(|(r, (_, seed))| (r.as_slice(), *seed))
+                .collect();
+            return self.fused.embed_groups(&self.encoder, &groups);
         }
-        let batch = self.pad(texts)?;
-        Ok(self
-            .encoder
-            .forward_seeded(&self.encoder.model, &batch, Some(dropout_seed)))
+        columns
+            .iter()
+            .map(|(texts, seed)| {
+                let batch = self.pad(texts)?;
+                Ok(self
+                    .encoder
+                    .forward_seeded(&self.encoder.model, &batch, Some(*seed)))
+            })
+            .collect()
     }
 
     /// The MNRL columns of a batch: anchors, positives, then each negative column, with the
@@ -343,45 +365,50 @@ impl<A: AutodiffBackend> Trainer<A> {
         seed: u64,
     ) -> Result<Tensor<A, 1>, TrainerError> {
         let anchors: Vec<&str> = examples.iter().map(|e| e.anchor.as_str()).collect();
-        let a = self.embed(&anchors, seed)?;
+        let column = |f: fn(&TrainExample) -> &str| examples.iter().map(|e| f(e)).collect();
         let loss = match self.config.loss {
             LossConfig::Mnrl { scale, symmetric } if self.config.distinct_candidates() => {
                 let shared = self.config.shared_negatives.clone();
                 let (texts, targets) = distinct_candidates(examples, &shared);
-                let c = self.embed(&texts, seed ^ 1)?;
+                let [a, c]: [Tensor<A, 2>; 2] = self
+                    .embed_columns(&[(anchors, seed), (texts, seed ^ 1)])?
+                    .try_into()
+                    .expect("two columns");
                 loss::mnrl_with_targets(a, c, &targets, scale, symmetric)
             }
             LossConfig::Mnrl { scale, symmetric }
             | LossConfig::CachedMnrl {
                 scale, symmetric, ..
             } => {
-                let positives: Vec<&str> = examples.iter().map(|e| e.positive.as_str()).collect();
-                let p = self.embed(&positives, seed ^ 1)?;
-                let columns = examples
-                    .iter()
-                    .map(|e| e.negatives.len())
-                    .min()
-                    .unwrap_or(0);
-                let mut negs = Vec::with_capacity(columns);
-                for c in 0..columns {
-                    let texts: Vec<&str> =
-                        examples.iter().map(|e| e.negatives[c].as_str()).collect();
-                    negs.push(self.embed(&texts, seed ^ (2 + c as u64))?);
-                }
+                let columns = Self::mnrl_columns(examples, seed);
+                let mut embedded = self.embed_columns(&columns)?.into_iter();
+                let (a, p) = (
+                    embedded.next().expect("anchors"),
+                    embedded.next().expect("positives"),
+                );
+                let negs: Vec<Tensor<A, 2>> = embedded.collect();
                 loss::mnrl(a, p, &negs, scale, symmetric)
             }
             LossConfig::Triplet { distance, margin } => {
-                let positives: Vec<&str> = examples.iter().map(|e| e.positive.as_str()).collect();
-                let negatives: Vec<&str> =
-                    examples.iter().map(|e| e.negatives[0].as_str()).collect();
-                let p = self.embed(&positives, seed ^ 1)?;
-                let n = self.embed(&negatives, seed ^ 2)?;
+                let columns = [
+                    (anchors, seed),
+                    (column(|e| e.positive.as_str()), seed ^ 1),
+                    (column(|e| e.negatives[0].as_str()), seed ^ 2),
+                ];
+                let [a, p, n]: [Tensor<A, 2>; 3] = self
+                    .embed_columns(&columns)?
+                    .try_into()
+                    .expect("three columns");
                 loss::triplet(a, p, n, distance, margin)
             }
             LossConfig::BatchHard { margin }
             | LossConfig::BatchSemiHard { margin }
             | LossConfig::BatchAll { margin } => {
                 let labels: Vec<i64> = examples.iter().map(|e| e.label).collect();
+                let a = self
+                    .embed_columns(&[(anchors, seed)])?
+                    .pop()
+                    .expect("one column");
                 match self.config.loss {
                     LossConfig::BatchHard { .. } => loss::batch_hard(a, &labels, margin),
                     LossConfig::BatchSemiHard { .. } => loss::batch_semi_hard(a, &labels, margin),
@@ -490,6 +517,7 @@ impl<A: AutodiffBackend> Trainer<A> {
             ));
         }
         let started = Instant::now();
+        self.optimizer.keep_values(self.trains_fused());
         let accum = self.config.grad_accumulation.max(1);
         let epochs: Vec<Vec<Vec<usize>>> = (0..self.config.epochs)
             .map(|e| self.batches(train, e))
@@ -529,10 +557,13 @@ impl<A: AutodiffBackend> Trainer<A> {
                     loss_sum += value;
                     accumulate(&mut grads, g);
                 }
-                let grad_norm = clip_global_norm(&mut grads, self.config.max_grad_norm);
+                // Clipping is folded into the update (one pass over the gradients fewer).
+                let grad_norm = global_norm(&mut grads);
+                let scale = clip_scale(grad_norm, self.config.max_grad_norm);
                 let lr = schedule.lr(report.steps);
-                self.optimizer.step(&mut self.encoder.model, &grads, lr);
-                self.fused.invalidate();
+                self.optimizer
+                    .step_scaled(&mut self.encoder.model, grads, lr, scale);
+                self.fused.updated(self.optimizer.take_kept_values());
                 report.steps += 1;
                 let entry = StepLog {
                     step: report.steps,
