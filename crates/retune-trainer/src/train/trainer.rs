@@ -561,6 +561,8 @@ impl<A: AutodiffBackend> Trainer<A> {
                 let grad_norm = global_norm(&mut grads);
                 let scale = clip_scale(grad_norm, self.config.max_grad_norm);
                 let lr = schedule.lr(report.steps);
+                // The fused weights of this step go before the update allocates new values.
+                self.fused.invalidate();
                 self.optimizer
                     .step_scaled(&mut self.encoder.model, grads, lr, scale);
                 self.fused.updated(self.optimizer.take_kept_values());
