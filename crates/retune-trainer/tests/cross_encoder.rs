@@ -339,15 +339,7 @@ fn cross_training_is_alike_on_both_engines() {
         f1.grad_norm
     );
     assert_eq!(burn.steps, fused.steps);
-    for (x, y) in burn.log.iter().zip(&fused.log) {
-        assert!(
-            (x.loss - y.loss).abs() <= 1e-3 * x.loss.max(1.0),
-            "step {}: {} vs {}",
-            x.step,
-            x.loss,
-            y.loss
-        );
-    }
+    crate::common::assert_step_losses_close(&burn.log, &fused.log, 1e-3);
     for (a, b) in sb.iter().zip(&sf) {
         assert!((a - b).abs() <= 1e-3, "scores {sb:?} vs {sf:?}");
     }

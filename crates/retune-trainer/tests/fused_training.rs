@@ -201,15 +201,7 @@ fn tiny_model_trains_alike_on_both_engines() {
     };
     let (b0, burn, rb) = run(Engine::Burn);
     let (_, fused, rf) = run(Engine::Fused);
-    for (x, y) in rb.log.iter().zip(&rf.log) {
-        assert!(
-            (x.loss - y.loss).abs() <= 1e-3 * x.loss.max(1.0),
-            "step {}: loss {} vs {}",
-            x.step,
-            x.loss,
-            y.loss
-        );
-    }
+    crate::common::assert_step_losses_close(&rb.log, &rf.log, 1e-3);
     let mut moved = 0.0f64;
     for i in 0..refs.len() {
         let c = crate::common::cosine(&burn[i], &fused[i]);

@@ -14,9 +14,7 @@ use crate::tokenize::Tokens;
 use crate::train::checkpoint::{CheckpointState, restore, save_checkpoint};
 use crate::train::fused_step::FusedStep;
 use crate::train::optim::accumulate;
-use crate::train::{
-    AdamW, LinearSchedule, StepLog, TrainReport, clip_scale, global_norm, named_grads,
-};
+use crate::train::{AdamW, LinearSchedule, StepLog, TrainReport, named_grads};
 use burn::module::AutodiffModule;
 use burn::tensor::{ElementConversion, Tensor, backend::AutodiffBackend};
 use rand::SeedableRng;
@@ -394,15 +392,13 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                             .backward_named(&mut self.encoder.model, "bert.", &g, &device)?;
                     accumulate(&mut grads, body);
                 }
-                // Clipping is folded into the update (one pass over the gradients fewer).
-                let grad_norm = global_norm(&mut grads);
-                let scale = clip_scale(grad_norm, self.config.max_grad_norm);
                 let lr = schedule.lr(report.steps);
-                // The fused weights of this step go before the update allocates new values.
-                self.fused.invalidate();
-                self.optimizer
-                    .step_scaled(&mut self.encoder.model, grads, lr, scale);
-                self.fused.updated(self.optimizer.take_kept_values());
+                let grad_norm = self.fused.optimizer_step(
+                    &mut self.optimizer,
+                    &mut self.encoder.model,
+                    grads,
+                    (lr, self.config.max_grad_norm),
+                );
                 report.steps += 1;
                 let entry = StepLog {
                     step: report.steps,

@@ -10,7 +10,7 @@
 //! accumulation, AdamW and checkpoints are unchanged. The cross-encoder uses the same steps
 //! on its BERT body: the first token's state is the leaf, its pooler and head stay Burn's.
 
-use super::optim::NamedGrads;
+use super::optim::{AdamW, NamedGrads, clip_scale, global_norm};
 use crate::Pooling;
 use crate::bert::{BertConfig, BertModel};
 use crate::encoder::SentenceEncoder;
@@ -50,11 +50,23 @@ impl<A: AutodiffBackend> FusedStep<A> {
         self.known.clear();
     }
 
-    /// Forgets the copied weights after an optimizer step that left the new values of the
-    /// parameters it updated on the host (`known`, by id; the others are read from the model).
-    pub(crate) fn updated(&mut self, known: KnownValues) {
-        self.weights = None;
-        self.known = known;
+    /// One optimizer step of `model` with torch's global-norm clipping at `max_grad_norm`
+    /// folded into the update (one pass over the gradients fewer); the copied weights go
+    /// before the update allocates new values, and the next pass builds them from the values
+    /// the optimizer kept. Returns the gradients' norm before clipping.
+    pub(crate) fn optimizer_step(
+        &mut self,
+        optimizer: &mut AdamW<A::InnerBackend>,
+        model: &mut impl ParamTable<A>,
+        mut grads: NamedGrads<A::InnerBackend>,
+        (lr, max_grad_norm): (f64, f64),
+    ) -> f64 {
+        let norm = global_norm(&mut grads);
+        let scale = clip_scale(norm, max_grad_norm);
+        self.invalidate();
+        optimizer.step_scaled(model, grads, lr, scale);
+        self.known = optimizer.take_kept_values();
+        norm
     }
 
     /// Forgets the passes of an unfinished batch.

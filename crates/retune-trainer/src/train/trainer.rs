@@ -8,9 +8,7 @@ use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
 use super::fused_step::FusedStep;
-use super::optim::{
-    AdamW, LinearSchedule, NamedGrads, accumulate, clip_scale, global_norm, named_grads,
-};
+use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, named_grads};
 use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 use crate::bert::BertModel;
 use crate::encoder::SentenceEncoder;
@@ -557,15 +555,13 @@ impl<A: AutodiffBackend> Trainer<A> {
                     loss_sum += value;
                     accumulate(&mut grads, g);
                 }
-                // Clipping is folded into the update (one pass over the gradients fewer).
-                let grad_norm = global_norm(&mut grads);
-                let scale = clip_scale(grad_norm, self.config.max_grad_norm);
                 let lr = schedule.lr(report.steps);
-                // The fused weights of this step go before the update allocates new values.
-                self.fused.invalidate();
-                self.optimizer
-                    .step_scaled(&mut self.encoder.model, grads, lr, scale);
-                self.fused.updated(self.optimizer.take_kept_values());
+                let grad_norm = self.fused.optimizer_step(
+                    &mut self.optimizer,
+                    &mut self.encoder.model,
+                    grads,
+                    (lr, self.config.max_grad_norm),
+                );
                 report.steps += 1;
                 let entry = StepLog {
                     step: report.steps,

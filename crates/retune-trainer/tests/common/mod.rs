@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: where the shared reference files are.
+//! Helpers shared by the integration tests: where the shared reference files are, and
+//! comparisons of training runs.
 
 use std::path::PathBuf;
 
@@ -82,4 +83,24 @@ pub fn copy_checkpoint(
         std::fs::copy(f.path(), dst.join(f.file_name())).unwrap();
     }
     dst
+}
+
+/// Asserts that two runs logged the same steps with losses within `rel` of each other
+/// (relative to the first run's loss, or absolute below 1).
+#[allow(dead_code)]
+pub fn assert_step_losses_close(
+    a: &[retune_trainer::train::StepLog],
+    b: &[retune_trainer::train::StepLog],
+    rel: f64,
+) {
+    assert_eq!(a.len(), b.len(), "logged steps");
+    for (x, y) in a.iter().zip(b) {
+        assert!(
+            (x.loss - y.loss).abs() <= rel * x.loss.max(1.0),
+            "step {}: loss {} vs {}",
+            x.step,
+            x.loss,
+            y.loss
+        );
+    }
 }
