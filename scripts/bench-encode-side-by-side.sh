@@ -6,8 +6,8 @@
 # drifts, so the table also scales sentence-transformers' anchor (283.6 texts/s at batch 32,
 # measured when torch's GEMM ran at 357 GFLOP/s) to the GEMM rate measured now.
 #
-# With --st it also runs sentence-transformers itself, installing torch (CPU wheel from
-# download.pytorch.org) and sentence-transformers into .retune-cache/st-venv on first use.
+# With --st it also runs sentence-transformers itself (scripts/st/encode.py, installed on first
+# use by scripts/st-venv.sh) and prints the measured ratio and both peak memories.
 # CI does not run this.
 #
 #   scripts/bench-encode-side-by-side.sh [--st]
@@ -25,27 +25,17 @@ g2=$(gemm_rate)
 echo "$table"
 st32=""
 if [ "${1:-}" = "--st" ]; then
-  st="$root/.retune-cache/st-venv"
-  if [ ! -x "$st/bin/python" ]; then
-    python3 -m venv "$st"
-    "$st/bin/pip" install --quiet torch --index-url https://download.pytorch.org/whl/cpu
-    "$st/bin/pip" install --quiet sentence-transformers
-  fi
-  st32=$("$st/bin/python" - "$model" "$input" <<'PY'
-import json, sys, time, torch
-from sentence_transformers import SentenceTransformer
-torch.set_num_threads(2)
-m = SentenceTransformer(sys.argv[1], device="cpu")
-texts = [json.loads(l)["input"] for l in open(sys.argv[2])]
-m.encode(texts[:32], batch_size=32)
-best = float("inf")
-for _ in range(5):
-    t = time.perf_counter()
-    m.encode(texts, batch_size=32)
-    best = min(best, time.perf_counter() - t)
-print(f"{len(texts) / best:.1f}")
-PY
-)
+  . "$root/scripts/st-venv.sh"
+  py=$(st_python)
+  # texts/s at batch 1, 8, 32 and peak RSS (MB), then retune's fused engine alone for its RSS
+  read -r st1 st8 st32 strss < <("$py" scripts/st/encode.py "$model" "$input" input 5 2>/dev/null)
+  rss_file=$(mktemp)
+  /usr/bin/time -f %M -o "$rss_file" ./target/release/embed --model "$model" --input "$input" \
+    --field input --bench --repeats 1 --engine fused >/dev/null 2>&1
+  rtrss=$(tail -1 "$rss_file"); rm -f "$rss_file"
+  echo
+  echo "sentence-transformers run now (same texts, batch 1 / 8 / 32): $st1 / $st8 / $st32 texts/s, peak RSS $strss MB"
+  echo "retune fused, peak RSS of the same bench alone: $((rtrss / 1024)) MB"
 fi
 printf '%s\n' "$table" | awk -F'|' -v g1="$g1" -v g2="$g2" -v st="$st32" '
   $2 ~ /fused|burn/ && $3+0 == 32 {
@@ -59,5 +49,6 @@ printf '%s\n' "$table" | awk -F'|' -v g1="$g1" -v g2="$g2" -v st="$st32" '
     printf "| sentence-transformers anchor, scaled to this GEMM rate | %.1f | %.1f | 69%% |\n", anchor, 0.69 * g
     if (st != "") printf "| sentence-transformers, run now | %s | - | - |\n", st
     printf "\nfused / scaled anchor: %.2fx\n", rate["fused"] / anchor
+    if (st != "") printf "fused / sentence-transformers run now: %.2fx\n", rate["fused"] / st
     if ("fused-bf16" in rate) printf "fused-bf16 (AMX; its GFLOP/s count the same f32-equivalent work) / scaled anchor: %.2fx\n", rate["fused-bf16"] / anchor
   }'
