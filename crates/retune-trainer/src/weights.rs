@@ -220,15 +220,17 @@ pub(crate) fn fill_params<B: Backend>(
             }
         };
         match slot {
+            // The shapes of the lazy parameters: reading their values would first draw
+            // the random initialization that the checkpoint replaces.
             Slot::Linear(p) => {
-                let [din, dout] = p.val().dims();
+                let [din, dout] = p.lazy_shape().dims::<2>();
                 if check(vec![dout, din], &mut problems) {
                     let data = TensorData::new(transpose(&values, dout, din), [din, dout]);
                     *p = Param::from_tensor(Tensor::from_data(data, device));
                 }
             }
             Slot::Matrix(p) => {
-                let dims = p.val().dims();
+                let dims = p.lazy_shape().dims::<2>();
                 if check(dims.to_vec(), &mut problems) {
                     *p = Param::from_tensor(Tensor::from_data(
                         TensorData::new(values, dims),
@@ -237,7 +239,7 @@ pub(crate) fn fill_params<B: Backend>(
                 }
             }
             Slot::Vector(p) => {
-                let dims = p.val().dims();
+                let dims = p.lazy_shape().dims::<1>();
                 if check(dims.to_vec(), &mut problems) {
                     *p = Param::from_tensor(Tensor::from_data(
                         TensorData::new(values, dims),
