@@ -143,6 +143,10 @@ pub struct FinetuneArgs {
     /// validated epoch (stochastic weight averaging; 0: keep the best epoch).
     #[arg(long, default_value_t = 0)]
     pub average_last_epochs: usize,
+    /// Layer-wise learning-rate decay: the top layer trains at `--lr`, each layer below at
+    /// this factor of the one above, the embeddings below the first layer (1: off).
+    #[arg(long, default_value_t = 1.0)]
+    pub layer_lr_decay: f64,
     /// Skip the N most similar non-positive documents when mining (likely false negatives).
     #[arg(long, default_value_t = 0)]
     pub mine_skip: usize,
@@ -218,6 +222,7 @@ impl FinetuneArgs {
         c.best_metric = self.best_metric.clone();
         c.grad_accumulation = self.grad_accumulation;
         c.average_last_epochs = self.average_last_epochs;
+        c.layer_lr_decay = self.layer_lr_decay;
         c
     }
 

@@ -409,3 +409,57 @@ fn weight_average_of_the_last_epochs_is_the_result_and_resumes_exactly() {
     assert_eq!(report.average, full_report.average);
     assert_eq!(weights(&resumed), weights(&full));
 }
+
+/// How far each tensor of a trained model moved from the fixture's weights (max |difference|).
+fn movement(t: &Trainer<CpuAutodiff>) -> std::collections::BTreeMap<String, f32> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model");
+    save_sentence_transformer(&t.inference_encoder(), &out, "# card\n").unwrap();
+    let (after, before) = (
+        tensors(&out.join("model.safetensors")),
+        tensors(&tiny_bert_dir().join("model.safetensors")),
+    );
+    after
+        .iter()
+        .map(|(name, a)| (name.clone(), max_abs_diff(a, &before[name])))
+        .collect()
+}
+
+#[test]
+fn layer_lr_decay_slows_the_lower_layers_and_rejects_bad_factors() {
+    let run = |decay: f64| {
+        let mut t = trainer(1, 1);
+        t.config.layer_lr_decay = decay;
+        t.fit(&examples(), None, None).map(|_| movement(&t))
+    };
+    let (plain, decayed) = (run(1.0).unwrap(), run(0.01).unwrap());
+    let top = "encoder.layer.1.attention.self.query.weight";
+    let (low, emb) = (
+        "encoder.layer.0.attention.self.query.weight",
+        "embeddings.word_embeddings.weight",
+    );
+    // The top layer trains at the full rate either way; below it, 1/100 and 1/10,000.
+    assert!(
+        decayed[top] > 0.3 * plain[top],
+        "{} vs {}",
+        decayed[top],
+        plain[top]
+    );
+    assert!(plain[low] > 0.0 && plain[emb] > 0.0);
+    assert!(
+        decayed[low] < 0.05 * plain[low],
+        "{} vs {}",
+        decayed[low],
+        plain[low]
+    );
+    assert!(
+        decayed[emb] < 0.001 * plain[emb],
+        "{} vs {}",
+        decayed[emb],
+        plain[emb]
+    );
+    for bad in [0.0, -0.5, 1.5, f64::NAN] {
+        let err = run(bad).unwrap_err().to_string();
+        assert!(err.contains("layer_lr_decay"), "{err}");
+    }
+}

@@ -55,10 +55,24 @@ pub struct TrainConfig {
     /// the last) weights.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub average_last_epochs: usize,
+    /// Layer-wise learning-rate decay: the top encoder layer trains at `lr`, each layer below
+    /// at this factor of the one above it, the embeddings at this factor of the first layer
+    /// ([`crate::train::layer_lr_multipliers`]); 1 trains every parameter at `lr`.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub layer_lr_decay: f64,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref, clippy::float_cmp)]
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 impl TrainConfig {
@@ -92,6 +106,7 @@ impl TrainConfig {
             sampler,
             shared_negatives: Vec::new(),
             average_last_epochs: 0,
+            layer_lr_decay: 1.0,
         }
     }
 }

@@ -20,7 +20,8 @@ pub use evaluator::{
 };
 pub use example::{TrainExample, examples_from_records};
 pub use optim::{
-    AdamW, LinearSchedule, NamedGrads, clip_global_norm, clip_scale, global_norm, named_grads,
+    AdamW, LinearSchedule, NamedGrads, clip_global_norm, clip_scale, global_norm,
+    layer_lr_multipliers, named_grads,
 };
 pub use sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 pub use trainer::{StepLog, TrainReport, Trainer};

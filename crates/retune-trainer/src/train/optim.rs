@@ -81,6 +81,21 @@ pub struct AdamW<B: Backend> {
     kept: HashMap<ParamId, Vec<f32>>,
 }
 
+/// Learning-rate multipliers of layer-wise decay for a BERT of `layers` layers whose parameter
+/// names start with `prefix` (e.g. `""` or `"bert."`): layer `i` trains at
+/// `decay^(layers - 1 - i)`, the embeddings at `decay^layers`; the pooler and anything else
+/// at 1x. Prefixes end in a dot, so layer 1 does not match layer 10.
+pub fn layer_lr_multipliers(layers: usize, decay: f64, prefix: &str) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = (0..layers)
+        .map(|i| {
+            let depth = (layers - 1 - i) as i32;
+            (format!("{prefix}encoder.layer.{i}."), decay.powi(depth))
+        })
+        .collect();
+    out.push((format!("{prefix}embeddings."), decay.powi(layers as i32)));
+    out
+}
+
 /// Hugging Face's no-decay rule: biases and LayerNorm parameters.
 pub fn decays(name: &str) -> bool {
     !(name.ends_with(".bias") || name.contains("LayerNorm"))
@@ -445,6 +460,28 @@ fn take_value<A: AutodiffBackend, const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layer_decay_multipliers_match_their_own_layer_only() {
+        let mut opt = AdamW::<crate::backend::Cpu>::new(0.01, 1e-6);
+        opt.lr_multipliers = layer_lr_multipliers(12, 0.5, "");
+        let m = |name: &str| opt.lr_multiplier(name);
+        assert_eq!(m("encoder.layer.11.output.dense.weight"), 1.0);
+        assert_eq!(m("encoder.layer.10.output.dense.weight"), 0.5);
+        assert_eq!(
+            m("encoder.layer.1.attention.self.query.bias"),
+            0.5f64.powi(10)
+        );
+        assert_eq!(
+            m("encoder.layer.0.output.LayerNorm.weight"),
+            0.5f64.powi(11)
+        );
+        assert_eq!(m("embeddings.word_embeddings.weight"), 0.5f64.powi(12));
+        assert_eq!(m("pooler.dense.weight"), 1.0);
+        let prefixed = layer_lr_multipliers(2, 0.5, "bert.");
+        assert_eq!(prefixed[0], ("bert.encoder.layer.0.".to_owned(), 0.5));
+        assert_eq!(prefixed[2], ("bert.embeddings.".to_owned(), 0.25));
+    }
 
     #[test]
     fn schedule_matches_transformers() {

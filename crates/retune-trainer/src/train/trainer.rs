@@ -8,7 +8,9 @@ use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
 use super::fused_step::FusedStep;
-use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, named_grads};
+use super::optim::{
+    AdamW, LinearSchedule, NamedGrads, accumulate, layer_lr_multipliers, named_grads,
+};
 use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 use crate::bert::BertModel;
 use crate::encoder::SentenceEncoder;
@@ -514,6 +516,19 @@ impl<A: AutodiffBackend> Trainer<A> {
                 ),
             ));
         }
+        if !(self.config.layer_lr_decay > 0.0 && self.config.layer_lr_decay <= 1.0) {
+            return Err(TrainerError::config(
+                "train config",
+                "layer_lr_decay",
+                format!("must be in (0, 1], got {}", self.config.layer_lr_decay),
+            ));
+        }
+        self.optimizer.lr_multipliers = if self.config.layer_lr_decay == 1.0 {
+            Vec::new()
+        } else {
+            let layers = self.encoder.bert_config.num_hidden_layers;
+            layer_lr_multipliers(layers, self.config.layer_lr_decay, "")
+        };
         let started = Instant::now();
         self.optimizer.keep_values(self.trains_fused());
         let accum = self.config.grad_accumulation.max(1);
