@@ -60,6 +60,12 @@ impl TrainPass {
     pub fn states(&self) -> &FusedStates {
         &self.states
     }
+
+    /// The token id of every packed row: the only rows of the word-embedding table whose
+    /// gradient this pass' backward makes nonzero.
+    pub fn token_ids(&self) -> impl Iterator<Item = usize> + '_ {
+        self.tokens.iter().map(|t| t[0])
+    }
 }
 
 /// A linear layer's gradients, in the fused layout (`w` `[in, out]`).

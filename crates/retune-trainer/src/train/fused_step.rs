@@ -10,7 +10,8 @@
 //! accumulation, AdamW and checkpoints are unchanged. The cross-encoder uses the same steps
 //! on its BERT body: the first token's state is the leaf, its pooler and head stay Burn's.
 
-use super::optim::{AdamW, NamedGrads, clip_scale, global_norm};
+use super::optim::{AdamW, NamedGrads, RowHints, clip_scale, global_norm_rows};
+use super::rows::TouchedRows;
 use crate::Pooling;
 use crate::bert::{BertConfig, BertModel};
 use crate::encoder::SentenceEncoder;
@@ -31,6 +32,9 @@ pub(crate) struct FusedStep<A: AutodiffBackend> {
     /// when the weights are next copied.
     known: KnownValues,
     passes: Vec<(TrainPass, Tensor<A, 2>, Pooling)>,
+    /// The word-embedding table's name, width and the token ids back-propagated through
+    /// since the last optimizer step: its only rows with a gradient.
+    touched: Option<(String, usize, Vec<usize>)>,
 }
 
 impl<A: AutodiffBackend> Default for FusedStep<A> {
@@ -39,6 +43,7 @@ impl<A: AutodiffBackend> Default for FusedStep<A> {
             weights: None,
             known: KnownValues::new(),
             passes: Vec::new(),
+            touched: None,
         }
     }
 }
@@ -54,6 +59,8 @@ impl<A: AutodiffBackend> FusedStep<A> {
     /// folded into the update (one pass over the gradients fewer); the copied weights go
     /// before the update allocates new values, and the next pass builds them from the values
     /// the optimizer kept. Returns the gradients' norm before clipping.
+    /// The word embeddings' gradient is read only in the rows of the tokens back-propagated
+    /// through here (the same bits as reading all of it).
     pub(crate) fn optimizer_step(
         &mut self,
         optimizer: &mut AdamW<A::InnerBackend>,
@@ -61,10 +68,16 @@ impl<A: AutodiffBackend> FusedStep<A> {
         mut grads: NamedGrads<A::InnerBackend>,
         (lr, max_grad_norm): (f64, f64),
     ) -> f64 {
-        let norm = global_norm(&mut grads);
+        let hints: RowHints = self
+            .touched
+            .take()
+            .map(|(name, width, ids)| (name, TouchedRows::new(width, ids)))
+            .into_iter()
+            .collect();
+        let norm = global_norm_rows(&mut grads, &hints);
         let scale = clip_scale(norm, max_grad_norm);
         self.invalidate();
-        optimizer.step_scaled(model, grads, lr, scale);
+        optimizer.step_rows(model, grads, (lr, scale), &hints);
         self.known = optimizer.take_kept_values();
         norm
     }
@@ -207,8 +220,13 @@ impl<A: AutodiffBackend> FusedStep<A> {
             .as_ref()
             .ok_or_else(|| TrainerError::Tensor("fused backward without a forward".into()))?;
         let mut grads = HostGrads::zeros(weights);
+        let word = format!("{prefix}embeddings.word_embeddings.weight");
+        let touched = self
+            .touched
+            .get_or_insert_with(|| (word, weights.hidden(), Vec::new()));
         for (pass, leaf, mode) in passes {
             let Some(d) = leaf.grad(g) else { continue };
+            touched.2.extend(pass.token_ids());
             let d_pooled = host_f32(d)?;
             let states = pass.states();
             let h = states.hidden;
@@ -235,5 +253,65 @@ impl<A: AutodiffBackend> FusedStep<A> {
             }
         });
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{CpuAutodiff, cpu_device};
+    use crate::fixture::tiny_bert_dir;
+    use crate::{EncoderConfig, Engine};
+
+    /// Every row of the word embeddings' gradient that is not zero belongs to a token of the
+    /// batch, so the optimizer may skip the others ([`super::super::rows`]); over two
+    /// backward passes (gradient accumulation) the rows of both are kept, and the optimizer
+    /// step takes them.
+    #[test]
+    fn touched_rows_hold_every_nonzero_word_gradient() {
+        let dir = tiny_bert_dir();
+        let config = EncoderConfig::new(dir.to_str().unwrap()).with_engine(Engine::Fused);
+        let mut enc = SentenceEncoder::<CpuAutodiff>::load(&config, &cpu_device()).unwrap();
+        let mut step = FusedStep::<CpuAutodiff>::default();
+        let mut seen = Vec::new();
+        let batches = [
+            ["uber ride to the airport", "team dinner in new york"],
+            ["aws invoice march", "office chairs"],
+        ];
+        for (i, texts) in batches.iter().enumerate() {
+            let rows = enc.tokenize(texts, None).unwrap();
+            let refs: Vec<&Tokens> = rows.iter().collect();
+            seen.extend(
+                rows.iter()
+                    .flat_map(|t| t.ids.iter().map(|&id| id as usize)),
+            );
+            let e = step.embed(&enc, &refs, 11 + i as u64).unwrap();
+            let weights = Tensor::<CpuAutodiff, 2>::from_data(
+                TensorData::new(vec![0.3f32; e.dims()[0] * e.dims()[1]], e.dims()),
+                enc.device(),
+            );
+            let loss = (e * weights).sum();
+            let grads = step.backward(&mut enc, &loss.backward()).unwrap();
+            let word = host_f32(grads["embeddings.word_embeddings.weight"].clone()).unwrap();
+            let (name, width, ids) = step.touched.clone().expect("rows recorded");
+            assert_eq!(name, "embeddings.word_embeddings.weight");
+            let touched = TouchedRows::new(width, ids);
+            assert!(touched.fits(word.len()));
+            let nonzero: Vec<usize> = (0..word.len() / width)
+                .filter(|&r| word[r * width..(r + 1) * width].iter().any(|&v| v != 0.0))
+                .collect();
+            assert!(!nonzero.is_empty());
+            let missing: Vec<_> = nonzero
+                .iter()
+                .filter(|r| touched.rows.binary_search(r).is_err())
+                .collect();
+            assert!(missing.is_empty(), "rows {missing:?} have gradients");
+            assert_eq!(touched.rows, TouchedRows::new(width, seen.clone()).rows);
+            assert!(touched.rows.len() < word.len() / width / 2);
+        }
+        let grads = BTreeMap::new();
+        let mut opt = AdamW::new(0.01, 1e-6);
+        step.optimizer_step(&mut opt, &mut enc.model, grads, (1e-3, 1.0));
+        assert!(step.touched.is_none(), "the step takes the rows");
     }
 }

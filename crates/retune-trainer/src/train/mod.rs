@@ -8,6 +8,7 @@ mod evaluator;
 mod example;
 pub(crate) mod fused_step;
 pub(crate) mod optim;
+mod rows;
 mod sampler;
 mod trainer;
 
@@ -20,8 +21,9 @@ pub use evaluator::{
 };
 pub use example::{TrainExample, examples_from_records};
 pub use optim::{
-    AdamW, LinearSchedule, NamedGrads, clip_global_norm, clip_scale, global_norm,
-    layer_lr_multipliers, named_grads,
+    AdamW, LinearSchedule, NamedGrads, RowHints, clip_global_norm, clip_scale, global_norm,
+    global_norm_rows, layer_lr_multipliers, named_grads,
 };
+pub use rows::TouchedRows;
 pub use sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 pub use trainer::{StepLog, TrainReport, Trainer};

@@ -7,6 +7,7 @@
 //! Hugging Face name over the model's name table, so its state is a plain map of named tensors
 //! that checkpoints write and read as safetensors.
 
+use super::rows::{RowState, TouchedRows, chunk_sums};
 use crate::fused::simd::multiversion;
 use crate::host::host_f32;
 use crate::weights::{ParamTable, Slot};
@@ -18,6 +19,10 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Gradients by parameter name, flattened.
 pub type NamedGrads<B> = BTreeMap<String, Tensor<B, 1>>;
+
+/// The only rows that may hold a nonzero gradient, for some matrix parameters by name (the
+/// word embeddings of a batch, [`TouchedRows`]); parameters not named here are dense.
+pub type RowHints = HashMap<String, TouchedRows>;
 
 /// Linear warmup from 0 to the peak over `warmup` steps, then linear decay to 0 at `total`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,6 +84,8 @@ pub struct AdamW<B: Backend> {
     keep_values: bool,
     /// The values of the last step's host updates, by parameter, when `keep_values`.
     kept: HashMap<ParamId, Vec<f32>>,
+    /// Which rows have moments, for the tables updated with [`RowHints`] on the host.
+    row_states: HashMap<String, RowState>,
 }
 
 /// Learning-rate multipliers of layer-wise decay for a BERT of `layers` layers whose parameter
@@ -116,6 +123,7 @@ impl<B: Backend> AdamW<B> {
             lr_multipliers: Vec::new(),
             keep_values: false,
             kept: HashMap::new(),
+            row_states: HashMap::new(),
         }
     }
 
@@ -154,6 +162,7 @@ impl<B: Backend> AdamW<B> {
         self.m.clear();
         self.v.clear();
         self.host.clear();
+        self.row_states.clear();
     }
 
     /// The multiplier of parameter `name`.
@@ -164,18 +173,19 @@ impl<B: Backend> AdamW<B> {
             .map_or(1.0, |(_, m)| *m)
     }
 
-    /// Updates one parameter with its gradient times `scale` (the clipping factor).
+    /// Updates one parameter with its gradient times `scale` (the clipping factor); on the
+    /// host, only the `touched` rows (and those with moments) take the full update.
     fn update(
         &mut self,
         (id, name): (ParamId, &str),
-        value: Tensor<B, 1>,
-        grad: Tensor<B, 1>,
+        (value, grad): (Tensor<B, 1>, Tensor<B, 1>),
         (lr, scale): (f64, f64),
+        touched: Option<&TouchedRows>,
     ) -> Tensor<B, 1> {
         let lr = lr * self.lr_multiplier(name);
         if crate::encoder::is_cpu_backend::<B>() {
             let keep = self.keep_values.then_some(id);
-            self.update_on_host(name, value, grad, (lr, scale as f32), keep)
+            self.update_on_host(name, (value, grad), (lr, scale as f32), keep, touched)
         } else if scale != 1.0 {
             self.update_tensors(name, value, grad * scale, lr)
         } else {
@@ -216,14 +226,16 @@ impl<B: Backend> AdamW<B> {
     /// The same update in one pass over host memory (CPU backends): tensor by tensor the
     /// element-wise chain above costs a dozen passes, each allocating a tensor as large as
     /// the parameter (the word embeddings are half of BERT's weights). With `keep_as`, a copy
-    /// of the new value is kept under that id.
+    /// of the new value is kept under that id. With `touched` rows (which must hold every
+    /// nonzero gradient), rows that never had a gradient only decay: the same bits as the
+    /// full update, which leaves their zero moments at zero ([`super::rows`]).
     fn update_on_host(
         &mut self,
         name: &str,
-        value: Tensor<B, 1>,
-        grad: Tensor<B, 1>,
+        (value, grad): (Tensor<B, 1>, Tensor<B, 1>),
         (lr, scale): (f64, f32),
         keep_as: Option<ParamId>,
+        touched: Option<&TouchedRows>,
     ) -> Tensor<B, 1> {
         let device = value.device();
         let host = |t: Tensor<B, 1>| host_f32(t).expect("f32 tensor data");
@@ -246,21 +258,55 @@ impl<B: Backend> AdamW<B> {
         } else {
             1.0
         };
-        const CHUNK: usize = 1 << 15;
-        p.par_chunks_mut(CHUNK)
-            .zip(m.par_chunks_mut(CHUNK))
-            .zip(v.par_chunks_mut(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|(((p, m), v), g)| {
-                let k = [b1, c1, b2, c2, inv_bc2_sqrt, eps, keep, step, scale];
-                adamw_chunk(p, m, v, g, k);
-            });
+        let k = [b1, c1, b2, c2, inv_bc2_sqrt, eps, keep, step, scale];
+        match touched.filter(|t| t.fits(g.len())) {
+            None => {
+                const CHUNK: usize = 1 << 15;
+                p.par_chunks_mut(CHUNK)
+                    .zip(m.par_chunks_mut(CHUNK))
+                    .zip(v.par_chunks_mut(CHUNK))
+                    .zip(g.par_chunks(CHUNK))
+                    .for_each(|(((p, m), v), g)| adamw_chunk(p, m, v, g, k));
+            }
+            Some(t) => {
+                let w = t.width;
+                let state = self
+                    .row_states
+                    .entry(name.to_owned())
+                    .or_insert_with(|| RowState::from_moments(&m, &v, w));
+                state.touch(&t.rows);
+                let state = &*state;
+                p.par_chunks_mut(w)
+                    .zip(m.par_chunks_mut(w))
+                    .zip(v.par_chunks_mut(w))
+                    .zip(g.par_chunks(w))
+                    .enumerate()
+                    .with_min_len(256)
+                    .for_each(|(r, (((p, m), v), g))| {
+                        if state.is_active(r) {
+                            adamw_chunk(p, m, v, g, k);
+                        } else if keep != 1.0 {
+                            decay_chunk(p, keep);
+                        }
+                    });
+            }
+        }
         self.host.insert(name.to_owned(), [m, v]);
         if let Some(id) = keep_as {
             self.kept.insert(id, p.clone());
         }
         let n = p.len();
         Tensor::<B, 1>::from_data(TensorData::new(p, [n]), &device)
+    }
+}
+
+multiversion! {
+    /// A row without gradient or moments under AdamW: `p * keep` (`- 0 / denom * step`
+    /// subtracts `+0.0`, which changes no bits).
+    fn decay_chunk(p: &mut [f32], keep: f32) {
+        for p in p {
+            *p *= keep;
+        }
     }
 }
 
@@ -356,6 +402,12 @@ pub fn clip_scale(norm: f64, max_norm: f64) -> f64 {
 /// its tensor (no copy when the map holds the only reference), read on the host and moved
 /// back; elsewhere it is a sum of tensor reductions.
 pub fn global_norm<B: Backend>(grads: &mut NamedGrads<B>) -> f64 {
+    global_norm_rows(grads, &RowHints::new())
+}
+
+/// As [`global_norm`], reading only the touched rows of the tables `hints` names on the
+/// host: the same bits, since the other rows are zero ([`super::rows`]).
+pub fn global_norm_rows<B: Backend>(grads: &mut NamedGrads<B>, hints: &RowHints) -> f64 {
     if !crate::encoder::is_cpu_backend::<B>() {
         return grads
             .values()
@@ -363,33 +415,16 @@ pub fn global_norm<B: Backend>(grads: &mut NamedGrads<B>) -> f64 {
             .sum::<f64>()
             .sqrt();
     }
-    const CHUNK: usize = 1 << 15;
     let mut total = 0.0f64;
     for (name, g) in std::mem::take(grads) {
         let device = g.device();
         let v = host_f32(g).expect("f32 tensor data");
         // Partial sums per fixed chunk, added in order: the same norm on every run.
-        let partial: Vec<f64> = v.par_chunks(CHUNK).map(sum_squares).collect();
-        total += partial.iter().sum::<f64>();
+        total += chunk_sums(&v, hints.get(&name)).iter().sum::<f64>();
         let n = v.len();
         grads.insert(name, Tensor::from_data(TensorData::new(v, [n]), &device));
     }
     total.sqrt()
-}
-
-multiversion! {
-    /// The sum of squares of `x` in f64 (16 partial sums, which vectorize).
-    fn sum_squares(x: &[f32]) -> f64 {
-        let mut acc = [0.0f64; 16];
-        let mut chunks = x.chunks_exact(16);
-        for c in &mut chunks {
-            for (a, &v) in acc.iter_mut().zip(c) {
-                *a += f64::from(v) * f64::from(v);
-            }
-        }
-        let rest: f64 = chunks.remainder().iter().map(|&v| f64::from(v) * f64::from(v)).sum();
-        acc.iter().sum::<f64>() + rest
-    }
 }
 
 trait ToF32 {
@@ -420,9 +455,22 @@ impl<B: Backend> AdamW<B> {
     pub fn step_scaled<A: AutodiffBackend<InnerBackend = B>>(
         &mut self,
         model: &mut impl ParamTable<A>,
-        mut grads: NamedGrads<B>,
+        grads: NamedGrads<B>,
         lr: f64,
         scale: f64,
+    ) {
+        self.step_rows(model, grads, (lr, scale), &RowHints::new());
+    }
+
+    /// As [`step_scaled`](Self::step_scaled), where the tables `hints` names have nonzero
+    /// gradients in their touched rows only: on the host the other rows skip the moment
+    /// arithmetic (the same bits, [`super::rows`]).
+    pub fn step_rows<A: AutodiffBackend<InnerBackend = B>>(
+        &mut self,
+        model: &mut impl ParamTable<A>,
+        mut grads: NamedGrads<B>,
+        (lr, scale): (f64, f64),
+        hints: &RowHints,
     ) {
         self.step += 1;
         model.visit_params(&mut |name, slot| {
@@ -431,12 +479,14 @@ impl<B: Backend> AdamW<B> {
                 Slot::Linear(p) | Slot::Matrix(p) => {
                     let (dims, value) = take_value(p);
                     let n = value.shape().num_elements();
-                    let updated = self.update((p.id, &name), value.reshape([n]), g, (lr, scale));
+                    let touched = hints.get(&name);
+                    let pair = (value.reshape([n]), g);
+                    let updated = self.update((p.id, &name), pair, (lr, scale), touched);
                     set_param(p, updated.reshape(dims));
                 }
                 Slot::Vector(p) => {
                     let (dims, value) = take_value(p);
-                    let updated = self.update((p.id, &name), value, g, (lr, scale));
+                    let updated = self.update((p.id, &name), (value, g), (lr, scale), None);
                     set_param(p, updated.reshape(dims));
                 }
             }
@@ -514,7 +564,7 @@ mod tests {
                 .collect();
             a.step = step;
             b.step = step;
-            pa = a.update_on_host("w.weight", pa, t(g.clone()), (1e-3, 1.0), None);
+            pa = a.update_on_host("w.weight", (pa, t(g.clone())), (1e-3, 1.0), None, None);
             pb = b.update_tensors("w.weight", pb, t(g), 1e-3);
         }
         let (x, y): (Vec<f32>, Vec<f32>) = (
@@ -533,6 +583,72 @@ mod tests {
                 "{k}"
             );
         }
+    }
+
+    #[test]
+    fn touched_rows_update_exactly_as_the_dense_update() {
+        use crate::backend::{Cpu, cpu_device};
+        use rand::{Rng, SeedableRng};
+        let dev = cpu_device();
+        let t =
+            |v: &[f32]| Tensor::<Cpu, 1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &dev);
+        let values = |t: Tensor<Cpu, 1>| -> Vec<u32> {
+            t.into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        let (rows, width) = (300, 24);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut p: Vec<f32> = (0..rows * width)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        p[5] = -0.0;
+        let mut dense = AdamW::<Cpu>::new(0.01, 1e-6);
+        let mut sparse = dense.clone();
+        let (mut pd, mut ps) = (t(&p), t(&p));
+        for step in 1..=6 {
+            // A few rows with gradients (one of them zero), the rest zero.
+            let ids: Vec<usize> = (0..12).map(|_| rng.random_range(0..rows)).collect();
+            let mut g = vec![0.0f32; rows * width];
+            for &r in &ids[1..] {
+                for v in &mut g[r * width..(r + 1) * width] {
+                    *v = rng.random_range(-0.1..0.1);
+                }
+            }
+            let hint = TouchedRows::new(width, ids);
+            dense.step = step;
+            sparse.step = step;
+            let scale = if step % 2 == 0 { 0.5 } else { 1.0 };
+            let lr = (1e-3, scale);
+            pd = dense.update_on_host("word.weight", (pd, t(&g)), lr, None, None);
+            ps = sparse.update_on_host("word.weight", (ps, t(&g)), lr, None, Some(&hint));
+            if step == 3 {
+                // A restore: the moments come back as tensors and the rows are found anew.
+                let moments = sparse.named_moments();
+                sparse.clear_moments();
+                for (k, map) in [("m", &mut sparse.m), ("v", &mut sparse.v)] {
+                    map.insert(
+                        "word.weight".into(),
+                        t(&moments[&format!("{k}.word.weight")]),
+                    );
+                }
+            }
+        }
+        let (pd, ps) = (values(pd), values(ps));
+        assert_eq!(pd, ps);
+        assert_ne!(pd, p.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        assert_eq!(dense.named_moments(), sparse.named_moments());
+        // Without weight decay (a bias) untouched rows stay as they were.
+        let mut b = AdamW::<Cpu>::new(0.01, 1e-6);
+        b.step = 1;
+        let hint = TouchedRows::new(width, vec![2]);
+        let g = vec![0.0f32; rows * width];
+        let out =
+            values(b.update_on_host("x.bias", (t(&p), t(&g)), (1e-3, 1.0), None, Some(&hint)));
+        assert_eq!(out, p.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
     }
 
     #[test]
