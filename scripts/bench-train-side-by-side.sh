@@ -10,17 +10,21 @@
 # scripts/st-venv.sh), each batch size beside a fused bench-train child, and prints the measured
 # ratio and PyTorch's peak memory. CI does not run this.
 #
-#   scripts/bench-train-side-by-side.sh [--st]
+# Each side times STEPS steps after one warm-up (default 7: the most the course file's 260 pairs
+# allow at batch 32; 4 steps of 32 proved within the drift of a shared host, docs/benchmarks.md).
+#
+#   [STEPS=N] scripts/bench-train-side-by-side.sh [--st]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RETUNE_SHARED:-$root/../shared}
 model="$shared/models/all-MiniLM-L6-v2"
 train="$shared/data/seed-week2/train_transactions.jsonl"
 . "$root/scripts/gemm-rate.sh"
+steps=${STEPS:-7}
 cd "$root"
 cargo build --release -q -p retune-examples --bin bench-train
 g1=$(gemm_rate)
-table=$(./target/release/bench-train --model "$model" --train "$train" --steps 4 2>/dev/null)
+table=$(./target/release/bench-train --model "$model" --train "$train" --steps "$steps" 2>/dev/null)
 g2=$(gemm_rate)
 echo "$table"
 if [ "${1:-}" = "--st" ]; then
@@ -31,8 +35,8 @@ if [ "${1:-}" = "--st" ]; then
   echo "|---|---|---|---|---|---|"
   for b in 16 32; do
     # the same pairs, warm-up and step count as bench-train, in PyTorch, beside a fused child
-    read -r sps tps rss < <("$py" scripts/st/train_step.py "$model" "$train" "$b" 4 2>/dev/null | tail -1)
-    fused=$(./target/release/bench-train --model "$model" --train "$train" --steps 4 --batch-sizes "$b" \
+    read -r sps tps rss < <("$py" scripts/st/train_step.py "$model" "$train" "$b" "$steps" 2>/dev/null | tail -1)
+    fused=$(./target/release/bench-train --model "$model" --train "$train" --steps "$steps" --batch-sizes "$b" \
       --engines fused 2>/dev/null | awk -F'|' '$3 ~ /fused/ {print $7 + 0}')
     awk -v b="$b" -v s="$sps" -v t="$tps" -v r="$rss" -v f="$fused" \
       'BEGIN { printf "| %d | %.3f | %.0f | %.0f | %.0f | %.2fx |\n", b, s, t, r, f, f / t }'
