@@ -172,13 +172,10 @@ impl HostGrads {
             let h = l.qkv.b.len() / 3;
             let din = l.qkv.w.len() / (3 * h);
             for (part, name) in ["query", "key", "value"].iter().enumerate() {
-                let w = (0..din)
-                    .flat_map(|r| {
-                        l.qkv.w[r * 3 * h + part * h..r * 3 * h + (part + 1) * h]
-                            .iter()
-                            .copied()
-                    })
-                    .collect();
+                let mut w = Vec::with_capacity(din * h);
+                for row in l.qkv.w.chunks_exact(3 * h).take(din) {
+                    w.extend_from_slice(&row[part * h..(part + 1) * h]);
+                }
                 let b = l.qkv.b[part * h..(part + 1) * h].to_vec();
                 dense(
                     &mut out,
