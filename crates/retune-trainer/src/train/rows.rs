@@ -86,12 +86,16 @@ pub(crate) fn chunk_sums(x: &[f32], touched: Option<&TouchedRows>) -> Vec<f64> {
 
 fn touched_chunk_sums(x: &[f32], t: &TouchedRows) -> Vec<f64> {
     let mut out = Vec::new();
+    // Chunk `c`'s first value, the end of its full groups of 16 (its lanes), and its end.
+    let bounds = |c: usize| {
+        let start = c * NORM_CHUNK;
+        let end = (start + NORM_CHUNK).min(x.len());
+        (start, start + (end - start) / 16 * 16, end)
+    };
     // The chunk being summed: its index and lane sums.
     let mut open: Option<(usize, [f64; 16])> = None;
     let close = |(c, acc): (usize, [f64; 16]), out: &mut Vec<f64>| {
-        let start = c * NORM_CHUNK;
-        let end = (start + NORM_CHUNK).min(x.len());
-        let body = start + (end - start) / 16 * 16;
+        let (_, body, end) = bounds(c);
         out.push(finish(&acc, &x[body..end]));
     };
     for &r in &t.rows {
@@ -102,9 +106,7 @@ fn touched_chunk_sums(x: &[f32], t: &TouchedRows) -> Vec<f64> {
                 close(open.take().expect("checked"), &mut out);
             }
             let (_, acc) = open.get_or_insert((c, [0.0; 16]));
-            let start = c * NORM_CHUNK;
-            let chunk_end = (start + NORM_CHUNK).min(x.len());
-            let body = start + (chunk_end - start) / 16 * 16;
+            let (start, body, chunk_end) = bounds(c);
             let piece_end = end.min(chunk_end);
             // Values past the chunk's last full 16 are summed by `finish` from `x` itself.
             for (j, &v) in x[i..piece_end.min(body).max(i)].iter().enumerate() {
