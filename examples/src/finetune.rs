@@ -14,15 +14,16 @@
 //! (`--corpus-negatives auto`, for MNRL over a corpus of at most 512 documents; otherwise one
 //! hard negative per example mined with the base model), the corpus' sample transactions
 //! added as training queries when it has them (`--train-on-samples auto`, with corpus
-//! negatives), the best validation checkpoint kept.
+//! negatives), two copies of each training query with random fields left out
+//! (`--field-dropout auto`, with corpus negatives), the best validation checkpoint kept.
 //! sentence-transformers' own recipe is `--epochs 5 --lr 2e-5 --symmetric false
-//! --corpus-negatives false --train-on-samples false --hard-negatives 0`.
+//! --corpus-negatives false --train-on-samples false --field-dropout false --hard-negatives 0`.
 
 use crate::{BackendChoice, BackendTask, EngineChoice};
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Parser, ValueEnum};
-use retune_data::{CorpusDoc, EvalItem, ReadMode, TrainRecord, read_jsonl};
+use retune_data::{CorpusDoc, EvalItem, FieldDropout, ReadMode, TrainRecord, read_jsonl};
 use retune_trainer::export::save_sentence_transformer;
 use retune_trainer::loss::{LossConfig, TripletDistance};
 use retune_trainer::train::{
@@ -139,6 +140,18 @@ pub struct FinetuneArgs {
     /// samples, the recipe measured in docs/benchmarks.md.
     #[arg(long, value_enum, default_value_t = Switch::Auto)]
     pub train_on_samples: Switch,
+    /// Also train on copies of each course-format training query with random fields (lines)
+    /// left out, so every field carries the label; never validated on. `auto` (the default)
+    /// turns it on when corpus negatives are on and the queries have two or more fields, the
+    /// recipe measured in docs/benchmarks.md.
+    #[arg(long, value_enum, default_value_t = Switch::Auto)]
+    pub field_dropout: Switch,
+    /// Copies of each training query that `--field-dropout` adds.
+    #[arg(long, default_value_t = 2)]
+    pub field_dropout_copies: usize,
+    /// Chance that `--field-dropout` leaves each field out of a copy, in [0, 1).
+    #[arg(long, default_value_t = 0.3)]
+    pub field_dropout_rate: f64,
     /// Average the weights of the last N epochs and save the mean instead of the best
     /// validated epoch (stochastic weight averaging; 0: keep the best epoch).
     #[arg(long, default_value_t = 0)]
@@ -275,6 +288,46 @@ impl FinetuneArgs {
         Ok(samples)
     }
 
+    /// Field-dropout copies of the course-format training queries when `--field-dropout`
+    /// decides so (none otherwise), seeded by `--seed`; an error when it is forced on and no
+    /// query has two fields, or the rate is out of range.
+    fn field_dropout_queries(
+        &self,
+        train: &[TrainRecord],
+        corpus_negatives: bool,
+    ) -> anyhow::Result<Vec<EvalItem>> {
+        let wanted = match self.field_dropout {
+            Switch::False => false,
+            Switch::Auto => corpus_negatives,
+            Switch::True => true,
+        };
+        if !wanted {
+            return Ok(Vec::new());
+        }
+        let dropout = FieldDropout {
+            copies: self.field_dropout_copies,
+            rate: self.field_dropout_rate,
+            seed: self.seed,
+        };
+        dropout
+            .check()
+            .map_err(|e| anyhow::anyhow!("--field-dropout-rate: {e}"))?;
+        let queries: Vec<EvalItem> = train
+            .iter()
+            .filter_map(|r| match r {
+                TrainRecord::Course(c) if !c.expected.is_empty() => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        if !FieldDropout::applies_to(&queries) && self.field_dropout == Switch::True {
+            bail!(
+                "--field-dropout true needs course-format training queries ({{input, expected}}) with two or more lines of fields in {}",
+                self.train.display()
+            );
+        }
+        Ok(dropout.copies_of(&queries))
+    }
+
     /// The largest corpus `--corpus-negatives` embeds in every batch.
     const MAX_CORPUS_NEGATIVES: usize = 512;
 }
@@ -377,13 +430,25 @@ impl BackendTask for FinetuneArgs {
         .with_context(|| format!("loading {}", self.model))?;
         let mut train = train;
         let corpus_negatives = self.uses_corpus_negatives(corpus.len(), &train);
+        let dropped = self.field_dropout_queries(train_records, corpus_negatives)?;
+        if !dropped.is_empty() {
+            eprintln!(
+                "training also on {} field-dropout copies of the training queries ({} each, rate {})",
+                dropped.len(),
+                self.field_dropout_copies,
+                self.field_dropout_rate
+            );
+        }
         let samples = self.sample_queries(corpus_negatives)?;
         if !samples.is_empty() {
             eprintln!(
                 "training also on {} sample transactions of the corpus",
                 samples.len()
             );
+        }
+        if !dropped.is_empty() || !samples.is_empty() {
             let mut all = train_records.to_vec();
+            all.extend(dropped.iter().cloned().map(TrainRecord::Course));
             all.extend(samples.iter().cloned().map(TrainRecord::Course));
             train = examples_from_records(&all).0;
         }
@@ -485,7 +550,7 @@ impl BackendTask for FinetuneArgs {
             &config,
             train.len(),
             holdout,
-            samples.len(),
+            (dropped.len(), samples.len()),
             before.as_ref(),
             after.as_ref(),
         );
@@ -615,7 +680,7 @@ fn model_card(
     config: &TrainConfig,
     train: usize,
     holdout: usize,
-    samples: usize,
+    (dropped, samples): (usize, usize),
     before: Option<&BTreeMap<String, f64>>,
     after: Option<&BTreeMap<String, f64>>,
 ) -> String {
@@ -646,6 +711,9 @@ fn model_card(
         "in-batch (and any the training file gives)".to_owned()
     };
     s.push_str(&format!("Negatives: {negatives}.\n"));
+    if dropped > 0 {
+        s.push_str(&format!("The training examples include {dropped} field-dropout copies of the training queries ({} per query, each field left out with probability {}).\n", args.field_dropout_copies, args.field_dropout_rate));
+    }
     if samples > 0 {
         s.push_str(&format!("The training examples include the corpus' {samples} sample transactions, each a query for its category.\n"));
     }
@@ -747,5 +815,52 @@ mod tests {
         assert_eq!(n(&["--corpus", j], true).unwrap(), 0);
         let err = n(&["--corpus", j, "--train-on-samples", "true"], true).unwrap_err();
         assert!(err.to_string().contains("sample_transactions"), "{err}");
+    }
+
+    #[test]
+    fn field_dropout_follows_corpus_negatives_and_copies_course_queries() {
+        let course = |input: &str| {
+            TrainRecord::Course(EvalItem {
+                input: input.into(),
+                expected: vec!["Travel".into()],
+            })
+        };
+        let records = vec![
+            course("\nName : Delta\nAmount: 420.0\nTrip Name: Boston\n"),
+            course("Uber"),
+            TrainRecord::Course(EvalItem {
+                input: "Name : x\nAmount: 1".into(),
+                expected: vec![],
+            }),
+        ];
+        let n = |extra: &[&str], cn: bool| {
+            args(extra)
+                .field_dropout_queries(&records, cn)
+                .map(|v| v.len())
+        };
+        assert_eq!(
+            n(&[], true).unwrap(),
+            2,
+            "two copies of the one multi-field query"
+        );
+        assert_eq!(n(&[], false).unwrap(), 0);
+        assert_eq!(n(&["--field-dropout", "false"], true).unwrap(), 0);
+        assert_eq!(n(&["--field-dropout", "true"], false).unwrap(), 2);
+        assert_eq!(n(&["--field-dropout-copies", "5"], true).unwrap(), 5);
+        let copies = args(&[]).field_dropout_queries(&records, true).unwrap();
+        assert!(copies.iter().all(|c| c.expected == ["Travel"]));
+        assert_ne!(
+            copies,
+            args(&["--seed", "1"])
+                .field_dropout_queries(&records, true)
+                .unwrap(),
+            "seeded by --seed"
+        );
+        let err = n(&["--field-dropout-rate", "1"], true).unwrap_err();
+        assert!(err.to_string().contains("--field-dropout-rate"), "{err}");
+        let err = args(&["--field-dropout", "true"])
+            .field_dropout_queries(&records[1..], true)
+            .unwrap_err();
+        assert!(err.to_string().contains("two or more lines"), "{err}");
     }
 }

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod atomic;
+mod augment;
 mod contract;
 mod corpus;
 mod error;
@@ -38,6 +39,7 @@ pub mod review;
 mod split;
 mod transaction;
 
+pub use augment::FieldDropout;
 pub use contract::{Embedder, Reranker};
 pub use corpus::{
     Category, CorpusDoc, DocText, category_docs, load_categories, load_corpus, load_corpus_as,
