@@ -63,6 +63,17 @@ pub enum Switch {
     False,
 }
 
+impl Switch {
+    /// Whether the option is on, given what its `auto` rule decides for this run.
+    pub fn decide(self, auto: bool) -> bool {
+        match self {
+            Switch::Auto => auto,
+            Switch::True => true,
+            Switch::False => false,
+        }
+    }
+}
+
 /// Fine-tune an embedding model on retrieval examples.
 #[derive(Parser, Debug)]
 #[command(name = "finetune", version, about)]
@@ -271,11 +282,7 @@ impl FinetuneArgs {
     /// The corpus' sample transactions as labeled queries when `--train-on-samples` decides so
     /// (none otherwise); an error when it is forced on and there are none.
     fn sample_queries(&self, corpus_negatives: bool) -> anyhow::Result<Vec<EvalItem>> {
-        let wanted = match self.train_on_samples {
-            Switch::False => false,
-            Switch::Auto => corpus_negatives,
-            Switch::True => true,
-        };
+        let wanted = self.train_on_samples.decide(corpus_negatives);
         let samples = match &self.corpus {
             Some(c) if wanted => retune_data::sample_queries(c)?,
             _ => Vec::new(),
@@ -296,12 +303,7 @@ impl FinetuneArgs {
         train: &[TrainRecord],
         corpus_negatives: bool,
     ) -> anyhow::Result<Vec<EvalItem>> {
-        let wanted = match self.field_dropout {
-            Switch::False => false,
-            Switch::Auto => corpus_negatives,
-            Switch::True => true,
-        };
-        if !wanted {
+        if !self.field_dropout.decide(corpus_negatives) {
             return Ok(Vec::new());
         }
         let dropout = FieldDropout {

@@ -32,14 +32,10 @@ impl FieldDropout {
     pub fn copies_of(&self, items: &[EvalItem]) -> Vec<EvalItem> {
         self.check().expect("field dropout rate");
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xF1E1_D0C0_5EED_0001);
+        let split: Vec<Vec<&str>> = items.iter().map(|i| fields(&i.input)).collect();
         let mut out = Vec::new();
         for _ in 0..self.copies {
-            for item in items {
-                let fields: Vec<&str> = item
-                    .input
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .collect();
+            for (item, fields) in items.iter().zip(&split) {
                 if fields.len() < 2 {
                     continue;
                 }
@@ -80,10 +76,13 @@ impl FieldDropout {
 
     /// Whether any item has two or more fields (so dropout has something to leave out).
     pub fn applies_to(items: &[EvalItem]) -> bool {
-        items
-            .iter()
-            .any(|i| i.input.lines().filter(|l| !l.trim().is_empty()).count() >= 2)
+        items.iter().any(|i| fields(&i.input).len() >= 2)
     }
+}
+
+/// The fields of a query: its non-blank lines, in order.
+fn fields(input: &str) -> Vec<&str> {
+    input.lines().filter(|l| !l.trim().is_empty()).collect()
 }
 
 #[cfg(test)]

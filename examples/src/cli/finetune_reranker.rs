@@ -149,9 +149,10 @@ impl Args {
     /// The corpus' sample transactions as (query, category) training pairs when
     /// `--train-on-samples` wants them; an error when forced on and there are none.
     fn sample_pairs(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let samples = match self.train_on_samples {
-            Switch::False => Vec::new(),
-            Switch::Auto | Switch::True => retune_data::sample_queries(&self.corpus)?,
+        let samples = if self.train_on_samples.decide(true) {
+            retune_data::sample_queries(&self.corpus)?
+        } else {
+            Vec::new()
         };
         if samples.is_empty() && self.train_on_samples == Switch::True {
             bail!(
