@@ -35,7 +35,8 @@ for k in $only; do
     "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
   grep -q "validation $((hi - lo)) " "$log" || { echo "fold $k: expected $((hi - lo)) validation rows" >&2; cat "$log" >&2; exit 1; }
   read -r secs step val < <(sed -nE 's/^trained [0-9]+ steps in ([0-9.]+)s .*Some\(\(([0-9]+), ([0-9.]+)\)\).*/\1 \2 \3/p' "$log")
-  read -r r1 r5 < <(awk -F'|' '/^\| fine-tuned /{print $3, $5}' "$log")
+  # The last "fine-tuned" row is the saved model (the refit, when there is one).
+  read -r r1 r5 < <(awk -F'|' '/^\| fine-tuned/{r = $3 " " $5} END {print r}' "$log")
   printf '| %s | %s | %s | %.4f (step %s) | %s | %s | %s |\n' "$*" "$k" "$((hi - lo))" "$val" "$step" "$r1" "$r5" "$secs"
   rows+=("$val $r1 $r5")
 done

@@ -15,8 +15,8 @@ cd "$root"
 cargo build --release -q -p retune-examples --bin finetune
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-echo "| flags | seed | best validation MRR@10 (step) | eval R@1 | R@3 | R@5 | MRR@5 | training s |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| flags | seed | best validation MRR@10 (step) | eval R@1 | R@3 | R@5 | MRR@5 | validated run's eval R@1 | training s |"
+echo "|---|---|---|---|---|---|---|---|---|"
 rows=()
 for s in $seeds; do
   log="$out/run-$s.log"
@@ -26,9 +26,13 @@ for s in $seeds; do
     --seed "$s" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
   # "trained N steps in S s (...); best validation mrr@10 = Some((STEP, VALUE))"
   read -r secs step val < <(sed -nE 's/^trained [0-9]+ steps in ([0-9.]+)s .*Some\(\(([0-9]+), ([0-9.]+)\)\).*/\1 \2 \3/p' "$log")
-  read -r r1 r3 r5 m5 < <(awk -F'|' '/^\| fine-tuned /{print $3, $4, $5, $6}' "$log")
-  printf '| %s | %s | %.4f (step %s) | %s | %s | %s | %s | %s |\n' "$*" "$s" "$val" "$step" "$r1" "$r3" "$r5" "$m5" "$secs"
-  rows+=("$val $r1 $r3 $r5 $m5")
+  # The last "fine-tuned" row is the saved model (the refit, when there is one).
+  read -r r1 r3 r5 m5 < <(awk -F'|' '/^\| fine-tuned/{r = $3 " " $4 " " $5 " " $6} END {print r}' "$log")
+  # With a refit, the validated run (the model it would have saved without) is measured too.
+  v1=$(awk -F'|' '/^\| fine-tuned, validated run/{print $3}' "$log")
+  refit=$(sed -nE 's/^refit: trained [0-9]+ steps in ([0-9.]+)s.*/\1/p' "$log")
+  printf '| %s | %s | %.4f (step %s) | %s | %s | %s | %s | %s | %s%s |\n' "$*" "$s" "$val" "$step" "$r1" "$r3" "$r5" "$m5" "${v1:- -}" "$secs" "${refit:+ + $refit}"
+  rows+=("$val $r1 $r3 $r5 $m5 ${v1:-0}")
 done
-printf '%s\n' "${rows[@]}" | awk -v flags="$*" '{for (i = 1; i <= 5; i++) s[i] += $i; n++}
-  END {printf "| **%s, mean of %d** | | **%.4f** | **%.4f** | %.4f | %.4f | %.4f | |\n", flags, n, s[1]/n, s[2]/n, s[3]/n, s[4]/n, s[5]/n}'
+printf '%s\n' "${rows[@]}" | awk -v flags="$*" '{for (i = 1; i <= 6; i++) s[i] += $i; n++}
+  END {printf "| **%s, mean of %d** | | **%.4f** | **%.4f** | %.4f | %.4f | %.4f | %.4f | |\n", flags, n, s[1]/n, s[2]/n, s[3]/n, s[4]/n, s[5]/n, s[6]/n}'

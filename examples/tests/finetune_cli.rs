@@ -1,6 +1,7 @@
 //! `finetune --push-to-hub` checks what publishing needs before it trains: without a token it
 //! stops at once, says which variable to set, and writes nothing.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[test]
@@ -43,22 +44,21 @@ fn push_to_hub_without_a_token_fails_before_training() {
     assert!(!stderr.contains("hf_dummy_for_the_check"), "{stderr}");
 }
 
-/// On course-format transactions with a categories corpus (corpus negatives on), `finetune`
-/// adds field-dropout copies of the training queries by default, says so, and writes it into
-/// the model card; `--field-dropout false` trains on the rows alone.
-#[test]
-fn field_dropout_copies_reach_training_and_the_model_card() {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = tempfile::tempdir().unwrap();
-    let train = dir.path().join("train.jsonl");
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The fixture's domain transactions split by the `split` binary into `dir`: (train, eval).
+fn split(dir: &Path, eval_ratio: &str) -> (PathBuf, PathBuf) {
+    let (train, eval) = (dir.join("train.jsonl"), dir.join("eval.jsonl"));
     let split = Command::new(env!("CARGO_BIN_EXE_split"))
         .arg("--input")
-        .arg(repo.join("fixtures/domain/transactions.jsonl"))
+        .arg(repo().join("fixtures/domain/transactions.jsonl"))
         .arg("--train")
         .arg(&train)
         .arg("--eval")
-        .arg(dir.path().join("eval.jsonl"))
-        .args(["--eval-ratio", "0.8"])
+        .arg(&eval)
+        .args(["--eval-ratio", eval_ratio])
         .output()
         .unwrap();
     assert!(
@@ -66,18 +66,34 @@ fn field_dropout_copies_reach_training_and_the_model_card() {
         "{}",
         String::from_utf8_lossy(&split.stderr)
     );
+    (train, eval)
+}
+
+/// `finetune` of the tiny fixture model on `train` against the fixture's categories.
+fn tiny_finetune(train: &Path, output: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_finetune"));
+    cmd.arg("--model")
+        .arg(repo().join("fixtures/tiny-bert"))
+        .arg("--train")
+        .arg(train)
+        .arg("--corpus")
+        .arg(repo().join("fixtures/domain/categories.json"))
+        .arg("--output")
+        .arg(output);
+    cmd
+}
+
+/// On course-format transactions with a categories corpus (corpus negatives on), `finetune`
+/// adds field-dropout copies of the training queries by default, says so, and writes it into
+/// the model card; `--field-dropout false` trains on the rows alone.
+#[test]
+fn field_dropout_copies_reach_training_and_the_model_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = split(dir.path(), "0.8");
     let rows = std::fs::read_to_string(&train).unwrap().lines().count();
     let run = |name: &str, extra: &[&str]| {
         let output = dir.path().join(name);
-        let run = Command::new(env!("CARGO_BIN_EXE_finetune"))
-            .arg("--model")
-            .arg(repo.join("fixtures/tiny-bert"))
-            .arg("--train")
-            .arg(&train)
-            .arg("--corpus")
-            .arg(repo.join("fixtures/domain/categories.json"))
-            .arg("--output")
-            .arg(&output)
+        let run = tiny_finetune(&train, &output)
             .args(["--epochs", "1", "--checkpoints", "false"])
             .args(["--train-on-samples", "false"])
             .args(extra)
@@ -109,4 +125,112 @@ fn field_dropout_copies_reach_training_and_the_model_card() {
         "the copies are trained on: {with} steps against {without}"
     );
     assert!(!card.contains("field-dropout"), "{card}");
+}
+
+/// With corpus negatives and a validation split, `finetune` refits by default: after the
+/// validated run it trains again on every row of TRAIN, stops at the end of the epoch the
+/// validation chose, and saves that model, saying so in its log, card and config.
+/// `--refit false` saves the validated run; `--refit true` without a validation split is
+/// refused before training.
+#[test]
+fn refit_trains_again_on_every_row_and_stops_at_the_best_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, eval) = split(dir.path(), "0.5");
+    let rows = std::fs::read_to_string(&train).unwrap().lines().count();
+    let run = |name: &str, extra: &[&str]| {
+        let output = dir.path().join(name);
+        let run = tiny_finetune(&train, &output)
+            .arg("--eval")
+            .arg(&eval)
+            .args(["--epochs", "4", "--lr", "5e-3", "--checkpoints", "false"])
+            .args(["--train-on-samples", "false", "--field-dropout", "false"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (output, run)
+    };
+    let (output, refit) = run("refit", &[]);
+    let stderr = String::from_utf8_lossy(&refit.stderr).into_owned();
+    assert!(refit.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("on all {rows} rows of")),
+        "{stderr}"
+    );
+    // "stopping after step S of T (the validated run's best was step B of N)": on this
+    // fixture the best epoch is not the last, so the refit ends mid-schedule.
+    let plan: Vec<usize> = {
+        let at = stderr
+            .find("stopping after step ")
+            .expect("the refit's plan");
+        stderr[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .take(4)
+            .collect()
+    };
+    let (stop, total) = (plan[0], plan[1]);
+    assert!(stop < total && plan[2] < plan[3], "{plan:?}");
+    assert!(
+        stop > plan[2],
+        "more rows, more steps to the same epoch: {plan:?}"
+    );
+    let log = std::fs::read_to_string(output.with_extension("refit.train_log.jsonl")).unwrap();
+    let steps = log.lines().filter(|l| l.contains("\"loss\"")).count();
+    assert_eq!(steps, stop, "the refit stops where it said");
+    assert!(
+        !log.contains("\"eval\""),
+        "the refit has nothing to validate on"
+    );
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert!(
+        last["lr"].as_f64().unwrap() > 1e-4,
+        "the learning rate follows the whole schedule and is not decayed to 0: {last}"
+    );
+    // The validated run's best step ended an epoch; the refit's stop ends the same epoch of
+    // a longer schedule (more rows, same batch size).
+    let first = std::fs::read_to_string(output.with_extension("train_log.jsonl")).unwrap();
+    let per_epoch = |log: &str, epoch: usize| {
+        log.lines()
+            .filter(|l| l.contains(&format!("\"epoch\":{epoch},")))
+            .count()
+    };
+    assert!(
+        per_epoch(&log, 0) > per_epoch(&first, 0),
+        "more rows per epoch"
+    );
+    assert!(
+        (1..=4).any(|e| stop == (0..e).map(|i| per_epoch(&log, i)).sum::<usize>()),
+        "stops at an epoch's end: {stop}"
+    );
+    assert!(stderr.contains("fine-tuned, refit on all rows"), "{stderr}");
+    let card = std::fs::read_to_string(output.join("README.md")).unwrap();
+    assert!(card.contains("This model is the refit"), "{card}");
+    assert!(
+        card.contains("| validated run | fine-tuned (refit) |"),
+        "{card}"
+    );
+    let config = std::fs::read_to_string(output.join("training_config.json")).unwrap();
+    assert!(
+        config.contains(&format!("\"stop_at_step\": {stop}")),
+        "{config}"
+    );
+
+    let (output, plain) = run("plain", &["--refit", "false"]);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        plain.status.success() && !stderr.contains("refit"),
+        "{stderr}"
+    );
+    assert!(!output.with_extension("refit.train_log.jsonl").exists());
+    let card = std::fs::read_to_string(output.join("README.md")).unwrap();
+    assert!(!card.contains("Refit"), "{card}");
+
+    let (output, refused) = run("refused", &["--refit", "true", "--validation-ratio", "0"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--refit true needs a validation split"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
 }

@@ -463,3 +463,50 @@ fn layer_lr_decay_slows_the_lower_layers_and_rejects_bad_factors() {
         assert!(err.contains("layer_lr_decay"), "{err}");
     }
 }
+
+#[test]
+fn a_run_stopped_early_is_the_head_of_the_full_schedule() {
+    let train_set = examples();
+    let full_dir = tempfile::tempdir().unwrap();
+    let mut full = trainer(3, 1);
+    let full_report = full
+        .fit_resumable(&train_set, None, None, Some(full_dir.path()), false)
+        .unwrap();
+    // Stop where epoch 2 ends: the same steps, learning rates and losses as the full run's
+    // first two epochs (not a two-epoch schedule), ending on its weights after epoch 2.
+    let head = full_report.log.iter().filter(|s| s.epoch < 2).count();
+    let ends = full.epoch_ends(&train_set);
+    assert_eq!((ends[1], ends[2]), (head, full_report.steps));
+    let mut stopped = trainer(3, 1);
+    stopped.config.stop_at_step = head;
+    let report = stopped.fit(&train_set, None, None).unwrap();
+    assert_eq!(report.steps, head);
+    for (a, b) in report.log.iter().zip(&full_report.log) {
+        assert_eq!(
+            (a.step, a.epoch, a.loss, a.lr),
+            (b.step, b.epoch, b.loss, b.lr)
+        );
+    }
+    let two = tensors(&full_dir.path().join("checkpoint-002/model.safetensors"));
+    let out = tempfile::tempdir().unwrap();
+    let saved = out.path().join("model");
+    save_sentence_transformer(&stopped.inference_encoder(), &saved, "# card\n").unwrap();
+    assert_eq!(tensors(&saved.join("model.safetensors")), two);
+    let mut two_epochs = trainer(2, 1);
+    let short = two_epochs.fit(&train_set, None, None).unwrap();
+    assert_ne!(
+        short.log[head - 1].lr,
+        report.log[head - 1].lr,
+        "the 3-epoch schedule"
+    );
+
+    // Stopping mid-epoch, and a stop that cannot be combined with averaging.
+    let mut mid = trainer(3, 1);
+    mid.config.stop_at_step = 3;
+    assert_eq!(mid.fit(&train_set, None, None).unwrap().steps, 3);
+    let mut both = trainer(3, 1);
+    both.config.stop_at_step = 3;
+    both.config.average_last_epochs = 1;
+    let err = both.fit(&train_set, None, None).unwrap_err().to_string();
+    assert!(err.contains("stop_at_step"), "{err}");
+}

@@ -60,6 +60,11 @@ pub struct TrainConfig {
     /// ([`crate::train::layer_lr_multipliers`]); 1 trains every parameter at `lr`.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub layer_lr_decay: f64,
+    /// Stop after this many optimizer steps, with the learning rate still following the
+    /// schedule of all `epochs` (a refit that ends where a validated run chose its best
+    /// weights); 0 runs the whole schedule.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stop_at_step: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -107,6 +112,7 @@ impl TrainConfig {
             shared_negatives: Vec::new(),
             average_last_epochs: 0,
             layer_lr_decay: 1.0,
+            stop_at_step: 0,
         }
     }
 }

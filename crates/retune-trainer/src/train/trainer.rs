@@ -482,6 +482,25 @@ impl<A: AutodiffBackend> Trainer<A> {
         Ok(state.epochs_done)
     }
 
+    /// The optimizer step at which each epoch of a run on `train` ends (the last is the
+    /// schedule's length), without training: the batches are drawn as `fit` draws them.
+    pub fn epoch_ends(&self, train: &[TrainExample]) -> Vec<usize> {
+        let epochs: Vec<Vec<Vec<usize>>> = (0..self.config.epochs)
+            .map(|e| self.batches(train, e))
+            .collect();
+        Self::ends(&epochs, self.config.grad_accumulation.max(1))
+    }
+
+    fn ends(epochs: &[Vec<Vec<usize>>], accum: usize) -> Vec<usize> {
+        epochs
+            .iter()
+            .scan(0, |done, b| {
+                *done += b.len().div_ceil(accum);
+                Some(*done)
+            })
+            .collect()
+    }
+
     /// As [`fit`](Self::fit), writing a checkpoint into `checkpoints` after every epoch; with
     /// `resume`, continues from the newest checkpoint there, taking exactly the steps the
     /// uninterrupted run would have taken.
@@ -535,10 +554,21 @@ impl<A: AutodiffBackend> Trainer<A> {
         let epochs: Vec<Vec<Vec<usize>>> = (0..self.config.epochs)
             .map(|e| self.batches(train, e))
             .collect();
-        let total: usize = epochs.iter().map(|b| b.len().div_ceil(accum)).sum();
+        let total: usize = Self::ends(&epochs, accum).last().copied().unwrap_or(0);
         let schedule = LinearSchedule::new(self.config.lr, self.config.warmup_ratio, total);
+        let stop = match self.config.stop_at_step {
+            0 => total,
+            s => s.min(total),
+        };
+        if self.config.stop_at_step > 0 && self.config.average_last_epochs > 0 {
+            return Err(TrainerError::config(
+                "train config",
+                "stop_at_step",
+                "a run that stops early has no last epochs to average (average_last_epochs)",
+            ));
+        }
         let mut log = log.map(JsonlAppender::open).transpose()?;
-        let bar = ProgressBar::new(total as u64);
+        let bar = ProgressBar::new(stop as u64);
         bar.set_style(
             ProgressStyle::with_template("training [{bar:30}] {pos}/{len} steps {msg} eta {eta}")
                 .expect("static template")
@@ -557,7 +587,13 @@ impl<A: AutodiffBackend> Trainer<A> {
             self.evaluate(eval, 0, &mut report, &mut log)?;
         }
         for (epoch, batches) in epochs.iter().enumerate().skip(done) {
+            if report.steps >= stop {
+                break;
+            }
             for group in batches.chunks(accum) {
+                if report.steps >= stop {
+                    break;
+                }
                 let mut grads: NamedGrads<A::InnerBackend> = BTreeMap::new();
                 let mut loss_sum = 0.0;
                 for (i, batch) in group.iter().enumerate() {

@@ -15,9 +15,12 @@
 //! hard negative per example mined with the base model), the corpus' sample transactions
 //! added as training queries when it has them (`--train-on-samples auto`, with corpus
 //! negatives), two copies of each training query with random fields left out
-//! (`--field-dropout auto`, with corpus negatives), the best validation checkpoint kept.
-//! sentence-transformers' own recipe is `--epochs 5 --lr 2e-5 --symmetric false
-//! --corpus-negatives false --train-on-samples false --field-dropout false --hard-negatives 0`.
+//! (`--field-dropout auto`, with corpus negatives), the best validation checkpoint chosen, and
+//! then a refit (`--refit auto`, with corpus negatives): the same recipe trained again on every
+//! row of TRAIN, validation rows included, stopped at the epoch the validation chose
+//! ([`refit`]). sentence-transformers' own recipe is `--epochs 5 --lr 2e-5 --symmetric false
+//! --corpus-negatives false --train-on-samples false --field-dropout false --refit false
+//! --hard-negatives 0`.
 
 use crate::{BackendChoice, BackendTask, EngineChoice};
 use anyhow::{Context, bail};
@@ -33,6 +36,9 @@ use retune_trainer::train::{
 use retune_trainer::{EncoderConfig, SentenceEncoder};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+mod card;
+mod refit;
 
 /// The losses `--loss` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,6 +169,13 @@ pub struct FinetuneArgs {
     /// Chance that `--field-dropout` leaves each field out of a copy, in [0, 1).
     #[arg(long, default_value_t = 0.3)]
     pub field_dropout_rate: f64,
+    /// After the validated run, train again from the base model on every row of TRAIN (the
+    /// validation split included) with the same settings and schedule, stop where the
+    /// validated run's best weights were (the same epoch), and save that model. `auto` (the
+    /// default) turns it on when corpus negatives are on and a validation split is held out,
+    /// the recipe measured in docs/benchmarks.md. It adds up to the validated run's time.
+    #[arg(long, value_enum, default_value_t = Switch::Auto)]
+    pub refit: Switch,
     /// Average the weights of the last N epochs and save the mean instead of the best
     /// validated epoch (stochastic weight averaging; 0: keep the best epoch).
     #[arg(long, default_value_t = 0)]
@@ -332,6 +345,98 @@ impl FinetuneArgs {
 
     /// The largest corpus `--corpus-negatives` embeds in every batch.
     const MAX_CORPUS_NEGATIVES: usize = 512;
+
+    /// Whether `--refit` trains again on every row once the validated run has ended; an
+    /// error when it is forced on where it cannot run.
+    fn refits(&self, holdout: usize, corpus_negatives: bool) -> anyhow::Result<bool> {
+        if self.refit == Switch::True {
+            if holdout == 0 {
+                bail!(
+                    "--refit true needs a validation split to choose where the refit stops (--validation-ratio above 0)"
+                );
+            }
+            if self.average_last_epochs > 0 {
+                bail!(
+                    "--refit true stops where the validated run's best weights were; it cannot average the last epochs (--average-last-epochs)"
+                );
+            }
+        }
+        Ok(holdout > 0 && self.average_last_epochs == 0 && self.refit.decide(corpus_negatives))
+    }
+
+    /// The base model, loaded for training.
+    fn load_encoder<A: AutodiffBackend>(
+        &self,
+        device: &A::Device,
+    ) -> anyhow::Result<SentenceEncoder<A>> {
+        SentenceEncoder::<A>::load(
+            &EncoderConfig::new(&self.model)
+                .with_batch_size(32)
+                .with_engine(self.engine.into()),
+            device,
+        )
+        .with_context(|| format!("loading {}", self.model))
+    }
+
+    /// The training examples of `records`: with their field-dropout copies and the corpus'
+    /// sample transactions when those options are on, positives given the corpus' text, and
+    /// hard negatives mined with `encoder` (the base model) when corpus negatives are off.
+    fn training_set<A: AutodiffBackend>(
+        &self,
+        records: &[TrainRecord],
+        corpus: &[CorpusDoc],
+        corpus_negatives: bool,
+        encoder: &SentenceEncoder<A>,
+    ) -> anyhow::Result<TrainingSet> {
+        let dropped = self.field_dropout_queries(records, corpus_negatives)?;
+        if !dropped.is_empty() {
+            eprintln!(
+                "training also on {} field-dropout copies of the training queries ({} each, rate {})",
+                dropped.len(),
+                self.field_dropout_copies,
+                self.field_dropout_rate
+            );
+        }
+        let samples = self.sample_queries(corpus_negatives)?;
+        if !samples.is_empty() {
+            eprintln!(
+                "training also on {} sample transactions of the corpus",
+                samples.len()
+            );
+        }
+        let mut all = records.to_vec();
+        all.extend(dropped.iter().cloned().map(TrainRecord::Course));
+        all.extend(samples.iter().cloned().map(TrainRecord::Course));
+        let mut examples = examples_from_records(&all).0;
+        // Positives name documents by key; train on the text the corpus gives them.
+        for e in &mut examples {
+            if let Some(d) = corpus.iter().find(|d| d.key() == e.positive) {
+                e.positive.clone_from(&d.text);
+            }
+        }
+        if !corpus_negatives && self.mines_hard_negatives() {
+            add_hard_negatives(
+                &encoder.valid(),
+                &mut examples,
+                corpus,
+                self.hard_negatives,
+                self.mine_skip,
+            )?;
+        }
+        Ok(TrainingSet {
+            examples,
+            dropped: dropped.len(),
+            samples: samples.len(),
+        })
+    }
+}
+
+/// What a run trains on: the examples, and how many of them are field-dropout copies and
+/// sample transactions.
+struct TrainingSet {
+    examples: Vec<retune_trainer::train::TrainExample>,
+    dropped: usize,
+    samples: usize,
 }
 
 fn print_eval(title: &str, rows: &[(&str, BTreeMap<String, f64>)]) {
@@ -423,43 +528,8 @@ impl BackendTask for FinetuneArgs {
             holdout,
             corpus.len()
         );
-        let encoder = SentenceEncoder::<A>::load(
-            &EncoderConfig::new(&self.model)
-                .with_batch_size(32)
-                .with_engine(self.engine.into()),
-            &device,
-        )
-        .with_context(|| format!("loading {}", self.model))?;
-        let mut train = train;
+        let encoder = self.load_encoder::<A>(&device)?;
         let corpus_negatives = self.uses_corpus_negatives(corpus.len(), &train);
-        let dropped = self.field_dropout_queries(train_records, corpus_negatives)?;
-        if !dropped.is_empty() {
-            eprintln!(
-                "training also on {} field-dropout copies of the training queries ({} each, rate {})",
-                dropped.len(),
-                self.field_dropout_copies,
-                self.field_dropout_rate
-            );
-        }
-        let samples = self.sample_queries(corpus_negatives)?;
-        if !samples.is_empty() {
-            eprintln!(
-                "training also on {} sample transactions of the corpus",
-                samples.len()
-            );
-        }
-        if !dropped.is_empty() || !samples.is_empty() {
-            let mut all = train_records.to_vec();
-            all.extend(dropped.iter().cloned().map(TrainRecord::Course));
-            all.extend(samples.iter().cloned().map(TrainRecord::Course));
-            train = examples_from_records(&all).0;
-        }
-        // Positives name documents by key; train on the text the corpus gives them.
-        for e in &mut train {
-            if let Some(d) = corpus.iter().find(|d| d.key() == e.positive) {
-                e.positive.clone_from(&d.text);
-            }
-        }
         if corpus_negatives {
             if !matches!(self.loss, LossName::Mnrl) {
                 bail!("--corpus-negatives needs --loss mnrl");
@@ -471,18 +541,15 @@ impl BackendTask for FinetuneArgs {
                     Self::MAX_CORPUS_NEGATIVES
                 );
             }
+        }
+        let refits = self.refits(holdout, corpus_negatives)?;
+        let set = self.training_set(train_records, &corpus, corpus_negatives, &encoder)?;
+        let train = set.examples;
+        if corpus_negatives {
             eprintln!(
                 "every batch scores its anchors against all {} corpus documents",
                 corpus.len()
             );
-        } else if self.mines_hard_negatives() {
-            add_hard_negatives(
-                &encoder.valid(),
-                &mut train,
-                &corpus,
-                self.hard_negatives,
-                self.mine_skip,
-            )?;
         }
         let metrics = retrieval_metrics();
         let before = match &eval {
@@ -509,6 +576,7 @@ impl BackendTask for FinetuneArgs {
             self.resume,
         )?;
         let mut trainer = Trainer::new(encoder, config.clone());
+        let first_ends = trainer.epoch_ends(&train);
         let report = trainer.fit_resumable(
             &train,
             validation.as_ref(),
@@ -516,7 +584,8 @@ impl BackendTask for FinetuneArgs {
             self.checkpoints.then_some(checkpoints.as_path()),
             self.resume,
         )?;
-        let trained = trainer.inference_encoder();
+        let validated = trainer.inference_encoder();
+        drop(trainer);
         eprintln!(
             "trained {} steps in {:.1}s ({:.2} s/step); best validation {} = {:?}",
             report.steps,
@@ -532,11 +601,49 @@ impl BackendTask for FinetuneArgs {
                 m.get(&config.best_metric).copied().unwrap_or(f64::NAN)
             );
         }
-        let after = match &eval {
-            Some(e) => Some(evaluate_retrieval(&trained, e, &metrics, 25)?.mean_by_name()),
-            None => None,
+        let measure = |enc: &SentenceEncoder<B>| -> anyhow::Result<_> {
+            Ok(match &eval {
+                Some(e) => Some(evaluate_retrieval(enc, e, &metrics, 25)?.mean_by_name()),
+                None => None,
+            })
         };
+        let refit = match report.best {
+            Some((best, _)) if refits && best > 0 => {
+                let plan = refit::Plan {
+                    records: &records,
+                    corpus: &corpus,
+                    corpus_negatives,
+                    config: &config,
+                    first_ends: &first_ends,
+                    best_step: best,
+                    checkpoints: self.checkpoints.then_some(checkpoints.as_path()),
+                };
+                Some(plan.run::<A>(&self, &device)?)
+            }
+            Some(_) if refits => {
+                eprintln!("no refit: the validation split preferred the base model to every epoch");
+                None
+            }
+            _ => None,
+        };
+        let validated_eval = measure(&validated)?;
+        let (trained, refit) = match refit {
+            Some((model, summary)) => (model, Some(summary)),
+            None => (validated, None),
+        };
+        let (after, validated_eval) = match &refit {
+            Some(_) => (measure(&trained)?, validated_eval),
+            None => (validated_eval, None),
+        };
+        let saved_config = refit.as_ref().map_or(&config, |r| &r.config);
         if let (Some(b), Some(a)) = (&before, &after) {
+            let mut rows = vec![("base", b.clone())];
+            if let Some(v) = &validated_eval {
+                rows.push(("fine-tuned, validated run", v.clone()));
+                rows.push(("fine-tuned, refit on all rows", a.clone()));
+            } else {
+                rows.push(("fine-tuned", a.clone()));
+            }
             print_eval(
                 &format!(
                     "evaluation on {}",
@@ -544,21 +651,24 @@ impl BackendTask for FinetuneArgs {
                         .as_ref()
                         .map_or(String::new(), |p| p.display().to_string())
                 ),
-                &[("base", b.clone()), ("fine-tuned", a.clone())],
+                &rows,
             );
         }
-        let card = model_card(
-            &self,
-            &config,
-            train.len(),
+        let card = card::model_card(&card::Facts {
+            args: &self,
+            config: saved_config,
+            train: train.len(),
             holdout,
-            (dropped.len(), samples.len()),
-            before.as_ref(),
-            after.as_ref(),
-        );
+            dropped: set.dropped,
+            samples: set.samples,
+            refit: refit.as_ref(),
+            before: before.as_ref(),
+            validated: validated_eval.as_ref(),
+            after: after.as_ref(),
+        });
         save_sentence_transformer(&trained, &self.output, &card)?;
         let cfg_path = self.output.join("training_config.json");
-        std::fs::write(&cfg_path, serde_json::to_string_pretty(&config)?)?;
+        std::fs::write(&cfg_path, serde_json::to_string_pretty(saved_config)?)?;
         eprintln!(
             "saved the fine-tuned model to {} (training log: {})",
             self.output.display(),
@@ -675,61 +785,6 @@ pub fn add_hard_negatives<B: Backend>(
     }
     eprintln!("mined {n} hard negatives per example with the base model (shortfall {short})");
     Ok(())
-}
-
-fn model_card(
-    args: &FinetuneArgs,
-    config: &TrainConfig,
-    train: usize,
-    holdout: usize,
-    (dropped, samples): (usize, usize),
-    before: Option<&BTreeMap<String, f64>>,
-    after: Option<&BTreeMap<String, f64>>,
-) -> String {
-    let mut s = format!(
-        "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags: [sentence-transformers, retune]\nbase_model: {}\n---\n\n# Fine-tuned with retune\n\nBase model: `{}`. Loss: {} ({}). Epochs {}, batch {}, lr {}, warmup ratio {}, weight decay {}, seed {}.\nTraining examples: {train}; validation (held out from the training file): {holdout}.\n",
-        args.model,
-        args.model,
-        config.loss.st_name(),
-        serde_json::to_string(&config.loss).unwrap_or_default(),
-        config.epochs,
-        config.batch_size,
-        config.lr,
-        config.warmup_ratio,
-        config.weight_decay,
-        config.seed
-    );
-    let negatives = if !config.shared_negatives.is_empty() {
-        format!(
-            "every anchor scored against all {} corpus documents in every batch",
-            config.shared_negatives.len()
-        )
-    } else if args.mines_hard_negatives() {
-        format!(
-            "in-batch, plus {} hard negative(s) per example mined with the base model",
-            args.hard_negatives
-        )
-    } else {
-        "in-batch (and any the training file gives)".to_owned()
-    };
-    s.push_str(&format!("Negatives: {negatives}.\n"));
-    if dropped > 0 {
-        s.push_str(&format!("The training examples include {dropped} field-dropout copies of the training queries ({} per query, each field left out with probability {}).\n", args.field_dropout_copies, args.field_dropout_rate));
-    }
-    if samples > 0 {
-        s.push_str(&format!("The training examples include the corpus' {samples} sample transactions, each a query for its category.\n"));
-    }
-    if let (Some(b), Some(a)) = (before, after) {
-        s.push_str("\n## Evaluation\n\n| metric | base | fine-tuned |\n|---|---|---|\n");
-        for (k, v) in b {
-            s.push_str(&format!(
-                "| {k} | {v:.4} | {:.4} |\n",
-                a.get(k).copied().unwrap_or(f64::NAN)
-            ));
-        }
-    }
-    s.push_str("\n## Use\n\n```python\nfrom sentence_transformers import SentenceTransformer\nmodel = SentenceTransformer(\"path/to/this/folder\")\n```\n");
-    s
 }
 
 #[cfg(feature = "hub")]
