@@ -234,3 +234,71 @@ fn refit_trains_again_on_every_row_and_stops_at_the_best_epoch() {
     );
     assert!(!output.exists());
 }
+
+/// A run killed during its refit and resumed with `--resume` ends on the same model as the
+/// uninterrupted run: the validated run is complete in its checkpoints, and the refit
+/// continues from its own (`DIR.checkpoints-refit`).
+#[test]
+fn a_run_killed_during_its_refit_resumes_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = split(dir.path(), "0.5");
+    let run = |output: &Path, extra: &[&str]| {
+        let run = tiny_finetune(&train, output)
+            .args(["--epochs", "4", "--lr", "5e-3"])
+            .args(["--train-on-samples", "false", "--field-dropout", "false"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(run.status.success(), "{stderr}");
+        stderr
+    };
+    let whole = dir.path().join("whole");
+    run(&whole, &[]);
+    let killed = dir.path().join("killed");
+    let copy = |from: &Path, to: &Path| {
+        let status = Command::new("cp").arg("-r").arg(from).arg(to).status();
+        assert!(status.unwrap().success());
+    };
+    copy(
+        &whole.with_extension("checkpoints"),
+        &killed.with_extension("checkpoints"),
+    );
+    let refit_ck = killed.with_extension("checkpoints-refit");
+    copy(&whole.with_extension("checkpoints-refit"), &refit_ck);
+    // Killed before its last refit epoch was checkpointed: only the one before is left.
+    let mut kept: Vec<PathBuf> = std::fs::read_dir(&refit_ck)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    std::fs::remove_dir_all(&kept[1]).unwrap();
+    let stderr = run(&killed, &["--resume"]);
+    assert!(stderr.contains("refit: trained"), "{stderr}");
+    let weights = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();
+    assert!(
+        weights(&killed) == weights(&whole),
+        "the same refit weights"
+    );
+    // It took only the refit's last epoch (the logs were not copied).
+    let steps = |p: &Path| {
+        std::fs::read_to_string(p.with_extension("refit.train_log.jsonl"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"loss\""))
+            .count()
+    };
+    assert!(
+        steps(&killed) > 0 && steps(&killed) < steps(&whole),
+        "{} of {} refit steps",
+        steps(&killed),
+        steps(&whole)
+    );
+    assert!(
+        !killed.with_extension("train_log.jsonl").exists() || {
+            let log = std::fs::read_to_string(killed.with_extension("train_log.jsonl")).unwrap();
+            !log.contains("\"loss\"")
+        }
+    );
+}
