@@ -19,8 +19,8 @@ cargo build --release -q -p retune-examples --bin finetune
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 n=$(wc -l <"$data/train_transactions.jsonl")
-echo "| flags | fold | validation rows | best validation MRR@10 (step) | eval R@1 | R@5 | training s |"
-echo "|---|---|---|---|---|---|---|"
+echo "| flags | fold | validation rows | best validation MRR@10 (step) | eval R@1 | R@5 | validated run's eval R@1 | training s |"
+echo "|---|---|---|---|---|---|---|---|"
 rows=()
 for k in $only; do
   lo=$((k * n / folds)); hi=$(((k + 1) * n / folds))
@@ -37,8 +37,11 @@ for k in $only; do
   read -r secs step val < <(sed -nE 's/^trained [0-9]+ steps in ([0-9.]+)s .*Some\(\(([0-9]+), ([0-9.]+)\)\).*/\1 \2 \3/p' "$log")
   # The last "fine-tuned" row is the saved model (the refit, when there is one).
   read -r r1 r5 < <(awk -F'|' '/^\| fine-tuned/{r = $3 " " $5} END {print r}' "$log")
-  printf '| %s | %s | %s | %.4f (step %s) | %s | %s | %s |\n' "$*" "$k" "$((hi - lo))" "$val" "$step" "$r1" "$r5" "$secs"
-  rows+=("$val $r1 $r5")
+  # With a refit, the validated run (the model it would have saved without) is measured too.
+  v1=$(awk -F'|' '/^\| fine-tuned, validated run/{print $3}' "$log")
+  refit=$(sed -nE 's/^refit: trained [0-9]+ steps in ([0-9.]+)s.*/\1/p' "$log")
+  printf '| %s | %s | %s | %.4f (step %s) | %s | %s | %s | %s%s |\n' "$*" "$k" "$((hi - lo))" "$val" "$step" "$r1" "$r5" "${v1:- -}" "$secs" "${refit:+ + $refit}"
+  rows+=("$val $r1 $r5 ${v1:-0}")
 done
-printf '%s\n' "${rows[@]}" | awk -v flags="$*" '{for (i = 1; i <= 3; i++) s[i] += $i; n++}
-  END {printf "| **%s, mean of %d folds** | | | **%.4f** | %.4f | %.4f | |\n", flags, n, s[1]/n, s[2]/n, s[3]/n}'
+printf '%s\n' "${rows[@]}" | awk -v flags="$*" '{for (i = 1; i <= 4; i++) s[i] += $i; n++}
+  END {printf "| **%s, mean of %d folds** | | | **%.4f** | %.4f | %.4f | %.4f | |\n", flags, n, s[1]/n, s[2]/n, s[3]/n, s[4]/n}'
