@@ -616,7 +616,7 @@ impl BackendTask for FinetuneArgs {
                     config: &config,
                     first_ends: &first_ends,
                     best_step: best,
-                    checkpoints: self.checkpoints.then_some(checkpoints.as_path()),
+                    checkpoints: &checkpoints,
                 };
                 Some(plan.run::<A>(&self, &device)?)
             }
@@ -626,15 +626,16 @@ impl BackendTask for FinetuneArgs {
             }
             _ => None,
         };
-        let validated_eval = measure(&validated)?;
+        // With a refit, the validated run is measured too, beside the model that is saved.
+        let validated_eval = match &refit {
+            Some(_) => measure(&validated)?,
+            None => None,
+        };
         let (trained, refit) = match refit {
             Some((model, summary)) => (model, Some(summary)),
             None => (validated, None),
         };
-        let (after, validated_eval) = match &refit {
-            Some(_) => (measure(&trained)?, validated_eval),
-            None => (validated_eval, None),
-        };
+        let after = measure(&trained)?;
         let saved_config = refit.as_ref().map_or(&config, |r| &r.config);
         if let (Some(b), Some(a)) = (&before, &after) {
             let mut rows = vec![("base", b.clone())];
@@ -695,8 +696,23 @@ pub(crate) fn prepare_run_files(
     checkpoints: bool,
     resume: bool,
 ) -> anyhow::Result<PathBuf> {
-    let log_path = output.with_extension("train_log.jsonl");
     let dir = dir.map_or_else(|| output.with_extension("checkpoints"), ToOwned::to_owned);
+    prepare_files(
+        &output.with_extension("train_log.jsonl"),
+        dir,
+        checkpoints,
+        resume,
+    )
+}
+
+/// As [`prepare_run_files`], for a run whose log and checkpoint folder are named by the caller
+/// (the refit's): removes both for a fresh run, says where a resumed one continues from.
+pub(crate) fn prepare_files(
+    log_path: &std::path::Path,
+    dir: PathBuf,
+    checkpoints: bool,
+    resume: bool,
+) -> anyhow::Result<PathBuf> {
     if resume && !checkpoints {
         bail!("--resume needs checkpoints: drop `--checkpoints false`");
     }
@@ -710,7 +726,7 @@ pub(crate) fn prepare_run_files(
         }
     } else {
         if log_path.exists() {
-            std::fs::remove_file(&log_path)
+            std::fs::remove_file(log_path)
                 .with_context(|| format!("removing {}", log_path.display()))?;
         }
         if dir.exists() {

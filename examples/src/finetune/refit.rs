@@ -6,7 +6,6 @@
 //! on all the data, as scikit-learn's `refit=True` does.
 
 use super::FinetuneArgs;
-use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use retune_data::{CorpusDoc, TrainRecord};
 use retune_trainer::SentenceEncoder;
@@ -27,8 +26,8 @@ pub(super) struct Plan<'a> {
     pub first_ends: &'a [usize],
     /// The step of the validated run's best weights.
     pub best_step: usize,
-    /// The validated run's checkpoint folder, if it writes checkpoints.
-    pub checkpoints: Option<&'a Path>,
+    /// The validated run's checkpoint folder (the refit's is beside it).
+    pub checkpoints: &'a Path,
 }
 
 /// What the refit did, for the log and the model card.
@@ -80,30 +79,29 @@ impl Plan<'_> {
         config.stop_at_step = stop_step(self.first_ends, self.best_step, &ends);
         trainer.config = config.clone();
         let log = args.output.with_extension("refit.train_log.jsonl");
-        let dir = self.checkpoints.map(refit_dir);
-        if !args.resume {
-            for stale in [Some(log.clone()), dir.clone()].into_iter().flatten() {
-                if stale.is_dir() {
-                    std::fs::remove_dir_all(&stale)
-                } else if stale.exists() {
-                    std::fs::remove_file(&stale)
-                } else {
-                    Ok(())
-                }
-                .with_context(|| format!("removing {}", stale.display()))?;
-            }
-        }
+        let dir = super::prepare_files(
+            &log,
+            refit_dir(self.checkpoints),
+            args.checkpoints,
+            args.resume,
+        )?;
         let total = ends.last().copied().unwrap_or(0);
+        let first_total = self.first_ends.last().copied().unwrap_or(0);
         eprintln!(
             "refit: {} examples, stopping after step {} of {} (the validated run's best was step {} of {})",
             set.examples.len(),
             config.stop_at_step,
             total,
             self.best_step,
-            self.first_ends.last().copied().unwrap_or(0)
+            first_total
         );
-        let report =
-            trainer.fit_resumable(&set.examples, None, Some(&log), dir.as_deref(), args.resume)?;
+        let report = trainer.fit_resumable(
+            &set.examples,
+            None,
+            Some(&log),
+            args.checkpoints.then_some(dir.as_path()),
+            args.resume,
+        )?;
         eprintln!(
             "refit: trained {} steps in {:.1}s (log: {})",
             report.steps,
@@ -113,7 +111,7 @@ impl Plan<'_> {
         let summary = Summary {
             rows: self.records.len(),
             examples: set.examples.len(),
-            best_step: (self.best_step, self.first_ends.last().copied().unwrap_or(0)),
+            best_step: (self.best_step, first_total),
             steps: (report.steps, total),
             config,
         };

@@ -485,10 +485,17 @@ impl<A: AutodiffBackend> Trainer<A> {
     /// The optimizer step at which each epoch of a run on `train` ends (the last is the
     /// schedule's length), without training: the batches are drawn as `fit` draws them.
     pub fn epoch_ends(&self, train: &[TrainExample]) -> Vec<usize> {
-        let epochs: Vec<Vec<Vec<usize>>> = (0..self.config.epochs)
+        Self::ends(
+            &self.epoch_batches(train),
+            self.config.grad_accumulation.max(1),
+        )
+    }
+
+    /// Every epoch's batches, as `fit` trains them.
+    fn epoch_batches(&self, train: &[TrainExample]) -> Vec<Vec<Vec<usize>>> {
+        (0..self.config.epochs)
             .map(|e| self.batches(train, e))
-            .collect();
-        Self::ends(&epochs, self.config.grad_accumulation.max(1))
+            .collect()
     }
 
     fn ends(epochs: &[Vec<Vec<usize>>], accum: usize) -> Vec<usize> {
@@ -535,6 +542,13 @@ impl<A: AutodiffBackend> Trainer<A> {
                 ),
             ));
         }
+        if self.config.stop_at_step > 0 && self.config.average_last_epochs > 0 {
+            return Err(TrainerError::config(
+                "train config",
+                "stop_at_step",
+                "a run that stops early has no last epochs to average (average_last_epochs)",
+            ));
+        }
         if !(self.config.layer_lr_decay > 0.0 && self.config.layer_lr_decay <= 1.0) {
             return Err(TrainerError::config(
                 "train config",
@@ -551,22 +565,13 @@ impl<A: AutodiffBackend> Trainer<A> {
         let started = Instant::now();
         self.optimizer.keep_values(self.trains_fused());
         let accum = self.config.grad_accumulation.max(1);
-        let epochs: Vec<Vec<Vec<usize>>> = (0..self.config.epochs)
-            .map(|e| self.batches(train, e))
-            .collect();
+        let epochs = self.epoch_batches(train);
         let total: usize = Self::ends(&epochs, accum).last().copied().unwrap_or(0);
         let schedule = LinearSchedule::new(self.config.lr, self.config.warmup_ratio, total);
         let stop = match self.config.stop_at_step {
             0 => total,
             s => s.min(total),
         };
-        if self.config.stop_at_step > 0 && self.config.average_last_epochs > 0 {
-            return Err(TrainerError::config(
-                "train config",
-                "stop_at_step",
-                "a run that stops early has no last epochs to average (average_last_epochs)",
-            ));
-        }
         let mut log = log.map(JsonlAppender::open).transpose()?;
         let bar = ProgressBar::new(stop as u64);
         bar.set_style(
