@@ -159,10 +159,9 @@ impl<B: Backend> SentenceEncoder<B> {
         let source = resolve_model(&config.model)?;
         let dir = source.dir().to_owned();
         let bert_config = BertConfig::from_file(dir.join("config.json"))?;
-        let mut st_config =
-            SentenceTransformerConfig::from_dir(&dir, bert_config.max_position_embeddings)?;
+        let mut st_config = SentenceTransformerConfig::from_dir(&dir, bert_config.max_tokens())?;
         if let Some(max) = config.max_seq_length {
-            st_config.max_seq_length = max.min(bert_config.max_position_embeddings);
+            st_config.max_seq_length = max.min(bert_config.max_tokens());
         }
         let tokenizer =
             TextTokenizer::from_file(dir.join("tokenizer.json"), st_config.max_seq_length)?;

@@ -29,6 +29,8 @@ const WORDS: &str = "name category department location amount card trip unknown 
 /// The architecture of the tiny model.
 pub fn tiny_bert_config(vocab_size: usize) -> BertConfig {
     BertConfig {
+        family: crate::arch::Family::Bert,
+        relative_attention_num_buckets: 0,
         vocab_size,
         hidden_size: 32,
         num_hidden_layers: 2,

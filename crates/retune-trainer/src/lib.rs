@@ -17,6 +17,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod arch;
 pub mod backend;
 pub mod bert;
 pub mod cross;
@@ -36,6 +37,7 @@ mod tokenize;
 pub mod train;
 mod weights;
 
+pub use arch::Family;
 pub use encoder::{EncoderConfig, Engine, SentenceEncoder};
 pub use error::TrainerError;
 pub use pooling::Pooling;

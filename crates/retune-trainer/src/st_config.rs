@@ -34,6 +34,8 @@ struct ModuleEntry {
 
 #[derive(Deserialize)]
 struct PoolingFile {
+    /// sentence-transformers 6.3 names one mode (`"mean"`, `"cls"`, ...) instead of flags.
+    pooling_mode: Option<String>,
     #[serde(default)]
     pooling_mode_cls_token: bool,
     #[serde(default)]
@@ -57,6 +59,11 @@ fn yes() -> bool {
 #[derive(Deserialize)]
 struct SbertFile {
     max_seq_length: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct TokenizerConfigFile {
+    model_max_length: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +106,17 @@ impl SentenceTransformerConfig {
         } else {
             None
         };
+        // sentence-transformers 6.3 leaves max_seq_length out and takes the tokenizer's
+        // model_max_length (transformers writes a huge sentinel when there is none).
+        let tok_path = dir.join("tokenizer_config.json");
+        let configured = match configured {
+            Some(n) => Some(n),
+            None if tok_path.exists() => read_json::<TokenizerConfigFile>(&tok_path)?
+                .model_max_length
+                .filter(|n| *n >= 1.0 && *n < 1e9)
+                .map(|n| n as usize),
+            None => None,
+        };
         let max_seq_length = configured.unwrap_or(max_positions).min(max_positions);
         let st_path = dir.join("config_sentence_transformers.json");
         let st: StFile = if st_path.exists() {
@@ -126,7 +144,24 @@ impl SentenceTransformerConfig {
 }
 
 fn read_pooling(path: &Path) -> Result<Pooling, TrainerError> {
-    let p: PoolingFile = read_json(path)?;
+    let mut p: PoolingFile = read_json(path)?;
+    if let Some(mode) = p.pooling_mode.take() {
+        match mode.as_str() {
+            "mean" => p.pooling_mode_mean_tokens = true,
+            "cls" => p.pooling_mode_cls_token = true,
+            "max" => p.pooling_mode_max_tokens = true,
+            "mean_sqrt_len_tokens" => p.pooling_mode_mean_sqrt_len_tokens = true,
+            "weightedmean" => p.pooling_mode_weightedmean_tokens = true,
+            "lasttoken" => p.pooling_mode_lasttoken = true,
+            other => {
+                return Err(TrainerError::config(
+                    path,
+                    "pooling_mode",
+                    format!("{other:?} is not a pooling mode"),
+                ));
+            }
+        }
+    }
     if p.pooling_mode_weightedmean_tokens || p.pooling_mode_lasttoken {
         let field = if p.pooling_mode_lasttoken {
             "pooling_mode_lasttoken"

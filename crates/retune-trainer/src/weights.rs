@@ -8,6 +8,7 @@
 //! accepted and read as f32. Saved files carry the metadata `format: pt`, without which
 //! transformers refuses them.
 
+use crate::arch::{EmbeddingPart, Family, LayerPart};
 use crate::bert::{BertConfig, BertModel};
 use crate::error::TrainerError;
 use burn::module::Param;
@@ -26,7 +27,8 @@ pub enum Slot<'a, B: Backend> {
     Vector(&'a mut Param<Tensor<B, 1>>),
 }
 
-fn linear<B: Backend>(
+/// Hands a linear layer's weight and bias to `f` as `{prefix}.weight` / `{prefix}.bias`.
+pub(crate) fn linear<B: Backend>(
     prefix: &str,
     l: &mut burn::nn::Linear<B>,
     f: &mut dyn FnMut(String, Slot<'_, B>),
@@ -48,44 +50,51 @@ fn norm<B: Backend>(
     }
 }
 
-/// The name table: every parameter of a BERT model with its HF name (no `bert.` prefix).
+/// The name table: every parameter of a BERT-shaped model with its HF name (no `bert.` prefix),
+/// the names coming from the model's [`Family`].
 pub(crate) fn visit_bert<B: Backend>(
     model: &mut BertModel<B>,
     prefix: &str,
     f: &mut dyn FnMut(String, Slot<'_, B>),
 ) {
+    let family = model.family;
     let e = &mut model.embeddings;
+    let emb = |part| format!("{prefix}{}", family.embedding_name(part));
     f(
-        format!("{prefix}embeddings.word_embeddings.weight"),
+        format!("{}.weight", emb(EmbeddingPart::Word)),
         Slot::Matrix(&mut e.word.weight),
     );
     f(
-        format!("{prefix}embeddings.position_embeddings.weight"),
+        format!("{}.weight", emb(EmbeddingPart::Position)),
         Slot::Matrix(&mut e.position.weight),
     );
-    f(
-        format!("{prefix}embeddings.token_type_embeddings.weight"),
-        Slot::Matrix(&mut e.token_type.weight),
-    );
-    norm(&format!("{prefix}embeddings.LayerNorm"), &mut e.norm, f);
-    for (i, layer) in model.layers.iter_mut().enumerate() {
-        let p = format!("{prefix}encoder.layer.{i}");
-        let a = &mut layer.attention;
-        linear(&format!("{p}.attention.self.query"), &mut a.query, f);
-        linear(&format!("{p}.attention.self.key"), &mut a.key, f);
-        linear(&format!("{p}.attention.self.value"), &mut a.value, f);
-        linear(&format!("{p}.attention.output.dense"), &mut a.output, f);
-        norm(&format!("{p}.attention.output.LayerNorm"), &mut a.norm, f);
-        linear(
-            &format!("{p}.intermediate.dense"),
-            &mut layer.intermediate,
-            f,
+    if let Some(tt) = e.token_type.as_mut() {
+        f(
+            format!("{}.weight", emb(EmbeddingPart::TokenType)),
+            Slot::Matrix(&mut tt.weight),
         );
-        linear(&format!("{p}.output.dense"), &mut layer.output, f);
-        norm(&format!("{p}.output.LayerNorm"), &mut layer.norm, f);
+    }
+    norm(&emb(EmbeddingPart::Norm), &mut e.norm, f);
+    for (i, layer) in model.layers.iter_mut().enumerate() {
+        let p = |part| format!("{prefix}{}", family.layer_name(i, part));
+        let a = &mut layer.attention;
+        linear(&p(LayerPart::Query), &mut a.query, f);
+        linear(&p(LayerPart::Key), &mut a.key, f);
+        linear(&p(LayerPart::Value), &mut a.value, f);
+        linear(&p(LayerPart::AttentionOutput), &mut a.output, f);
+        norm(&p(LayerPart::AttentionNorm), &mut a.norm, f);
+        linear(&p(LayerPart::Intermediate), &mut layer.intermediate, f);
+        linear(&p(LayerPart::Output), &mut layer.output, f);
+        norm(&p(LayerPart::OutputNorm), &mut layer.norm, f);
+    }
+    if let Some(bias) = model.relative_bias.as_mut() {
+        f(
+            format!("{prefix}{}", Family::RELATIVE_BIAS),
+            Slot::Matrix(&mut bias.weight),
+        );
     }
     if let Some(pooler) = model.pooler.as_mut() {
-        linear(&format!("{prefix}pooler.dense"), &mut pooler.dense, f);
+        linear(&format!("{prefix}{}", Family::POOLER), &mut pooler.dense, f);
     }
 }
 
@@ -263,17 +272,18 @@ pub fn load_bert<B: Backend>(
     let file = TensorFile::read(path)?;
     let st = file.parse(path)?;
     let names = st.names();
+    let body = config.family.body_prefix();
     let stripped_prefix = names
         .iter()
-        .any(|n| n.starts_with("bert."))
-        .then(|| "bert.".to_owned());
+        .any(|n| n.starts_with(body))
+        .then(|| body.to_owned());
     let prefix = stripped_prefix.as_deref().unwrap_or("");
     let tensors: HashMap<String, TensorView<'_>> = st
         .tensors()
         .into_iter()
         .map(|(n, v)| (canonical(&n, prefix), v))
         .collect();
-    let has_pooler = tensors.contains_key("pooler.dense.weight");
+    let has_pooler = tensors.contains_key(&format!("{}.weight", Family::POOLER));
     let mut model = BertModel::init(config, has_pooler, device);
     let (problems, used) = fill_params(&mut model, &tensors, device, &|_| false);
     if !problems.is_empty() {

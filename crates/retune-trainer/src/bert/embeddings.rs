@@ -1,4 +1,5 @@
-//! Word + position + token-type embeddings, then LayerNorm and dropout (HF `BertEmbeddings`).
+//! Word + position (+ token-type) embeddings, then LayerNorm and dropout (HF `BertEmbeddings`;
+//! RoBERTa and MPNet count positions from `pad_token_id + 1`, and MPNet has no token types).
 
 use super::config::BertConfig;
 use super::dropout::dropout;
@@ -13,12 +14,15 @@ pub struct BertEmbeddings<B: Backend> {
     pub word: Embedding<B>,
     /// `[max_positions, hidden]`.
     pub position: Embedding<B>,
-    /// `[type_vocab, hidden]`.
-    pub token_type: Embedding<B>,
+    /// `[type_vocab, hidden]`; `None` for MPNet, which has no token types.
+    pub token_type: Option<Embedding<B>>,
     /// LayerNorm over the sum.
     pub norm: LayerNorm<B>,
     /// Dropout probability after the norm.
     pub dropout: f64,
+    /// The position id of each sequence's first token.
+    #[module(skip)]
+    pub position_offset: usize,
 }
 
 impl<B: Backend> BertEmbeddings<B> {
@@ -28,11 +32,13 @@ impl<B: Backend> BertEmbeddings<B> {
         Self {
             word: EmbeddingConfig::new(config.vocab_size, h).init(device),
             position: EmbeddingConfig::new(config.max_position_embeddings, h).init(device),
-            token_type: EmbeddingConfig::new(config.type_vocab_size.max(1), h).init(device),
+            token_type: (config.type_vocab_size > 0)
+                .then(|| EmbeddingConfig::new(config.type_vocab_size, h).init(device)),
             norm: LayerNormConfig::new(h)
                 .with_epsilon(config.layer_norm_eps)
                 .init(device),
             dropout: config.hidden_dropout_prob,
+            position_offset: config.family.position_offset(config.pad_token_id),
         }
     }
 
@@ -45,12 +51,14 @@ impl<B: Backend> BertEmbeddings<B> {
     ) -> Tensor<B, 3> {
         let [batch, seq] = input_ids.dims();
         let device = input_ids.device();
-        let positions = Tensor::<B, 1, Int>::arange(0..seq as i64, &device)
+        let first = self.position_offset as i64;
+        let positions = Tensor::<B, 1, Int>::arange(first..first + seq as i64, &device)
             .reshape([1, seq])
             .expand([batch, seq]);
-        let x = self.word.forward(input_ids)
-            + self.position.forward(positions)
-            + self.token_type.forward(token_type_ids);
+        let mut x = self.word.forward(input_ids) + self.position.forward(positions);
+        if let Some(tt) = &self.token_type {
+            x = x + tt.forward(token_type_ids);
+        }
         dropout(self.norm.forward(x), self.dropout, seed, 0)
     }
 }

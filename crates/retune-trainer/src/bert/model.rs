@@ -1,11 +1,13 @@
-//! `BertModel`: embeddings, the layer stack and an optional pooler.
+//! `BertModel`: embeddings, the layer stack and an optional pooler; for MPNet also the relative
+//! position bias shared by every layer's attention.
 
 use super::config::BertConfig;
 use super::embeddings::BertEmbeddings;
 use super::layer::BertLayer;
+use crate::arch::{Family, relative_bucket};
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Int, Tensor, backend::Backend};
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
 /// Added to the attention scores of padded keys: large enough that exp() underflows to 0.
 const MASK_BIAS: f32 = -1.0e9;
@@ -48,6 +50,11 @@ pub struct BertModel<B: Backend> {
     pub layers: Vec<BertLayer<B>>,
     /// Pooler, when the checkpoint has one.
     pub pooler: Option<Pooler<B>>,
+    /// MPNet's relative position bias `[buckets, heads]` (`encoder.relative_attention_bias`).
+    pub relative_bias: Option<Embedding<B>>,
+    /// The family: parameter names and positions.
+    #[module(skip)]
+    pub family: Family,
 }
 
 impl<B: Backend> BertModel<B> {
@@ -64,6 +71,14 @@ impl<B: Backend> BertModel<B> {
             pooler: with_pooler.then(|| Pooler {
                 dense: LinearConfig::new(config.hidden_size, config.hidden_size).init(device),
             }),
+            relative_bias: (config.relative_attention_num_buckets > 0).then(|| {
+                EmbeddingConfig::new(
+                    config.relative_attention_num_buckets,
+                    config.num_attention_heads,
+                )
+                .init(device)
+            }),
+            family: config.family,
         };
         materialize(&model);
         model
@@ -85,7 +100,10 @@ impl<B: Backend> BertModel<B> {
     pub fn forward(&self, input: &BertInput<B>) -> Tensor<B, 3> {
         let [batch, seq] = input.attention_mask.dims();
         let mask_bias = (input.attention_mask.clone().float().neg() + 1.0) * MASK_BIAS;
-        let mask_bias: Tensor<B, 4> = mask_bias.reshape([batch, 1, 1, seq]);
+        let mut mask_bias: Tensor<B, 4> = mask_bias.reshape([batch, 1, 1, seq]);
+        if let Some(bias) = &self.relative_bias {
+            mask_bias = mask_bias + relative_bias_scores(bias, seq);
+        }
         let seed = input.dropout_seed;
         let mut x =
             self.embeddings
@@ -95,6 +113,22 @@ impl<B: Backend> BertModel<B> {
         }
         x
     }
+}
+
+/// MPNet's position bias for `seq` tokens: `[1, heads, seq (query), seq (key)]`, the table's
+/// row of each (query, key) pair's relative bucket.
+fn relative_bias_scores<B: Backend>(table: &Embedding<B>, seq: usize) -> Tensor<B, 4> {
+    let [buckets, heads] = table.weight.val().dims();
+    let ids: Vec<i64> = (0..seq)
+        .flat_map(|q| (0..seq).map(move |k| relative_bucket(k as i64 - q as i64, buckets) as i64))
+        .collect();
+    let device = table.weight.device();
+    let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, seq * seq]), &device);
+    table
+        .forward(ids)
+        .reshape([seq, seq, heads])
+        .permute([2, 0, 1])
+        .reshape([1, heads, seq, seq])
 }
 
 /// Forces every lazily initialized parameter of a module to take its value now.

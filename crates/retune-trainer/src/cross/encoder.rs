@@ -133,11 +133,14 @@ impl<B: Backend> CrossEncoder<B> {
         let source = resolve_model(&config.model)?;
         let dir = source.dir().to_owned();
         let bert_config = BertConfig::from_file(dir.join("config.json"))?;
-        let max_len = config.max_length.min(bert_config.max_position_embeddings);
+        let max_len = config.max_length.min(bert_config.max_tokens());
         let tokenizer = TextTokenizer::from_file(dir.join("tokenizer.json"), max_len)?;
         let path = dir.join("model.safetensors");
         let file = TensorFile::read(&path)?;
         let st = file.parse(&path)?;
+        let family = bert_config.family;
+        let body = family.body_prefix();
+        let (projection, output) = family.head_names();
         let tensors: HashMap<String, TensorView<'_>> = st
             .tensors()
             .into_iter()
@@ -145,24 +148,26 @@ impl<B: Backend> CrossEncoder<B> {
                 let key = if n.starts_with("classifier.") {
                     n
                 } else {
-                    format!("bert.{}", canonical(&n, "bert."))
+                    format!("{body}{}", canonical(&n, body))
                 };
                 (key, v)
             })
             .collect();
-        let head_loaded = tensors.contains_key("classifier.weight");
+        let head_loaded = tensors.contains_key(&format!("{output}.weight"));
         let mut model = CrossEncoderModel::init(&bert_config, device);
         let fresh_ok = |name: &str| {
-            !head_loaded && (name.starts_with("classifier.") || name.starts_with("bert.pooler."))
+            !head_loaded
+                && (name.starts_with(&format!("{output}.")) || name.starts_with(&projection))
         };
         let (problems, _) = fill_params(&mut model, &tensors, device, &fresh_ok);
         if !problems.is_empty() {
             return Err(TrainerError::Weights { path, problems });
         }
         if !head_loaded {
-            let mut fresh = vec!["classifier."];
-            if !tensors.contains_key("bert.pooler.dense.weight") {
-                fresh.push("bert.pooler.");
+            let output_prefix = format!("{output}.");
+            let mut fresh = vec![output_prefix.as_str()];
+            if !tensors.contains_key(&format!("{projection}.weight")) {
+                fresh.push(projection.as_str());
             }
             seed_params(&mut model, &fresh, config.head_seed, device);
         }
@@ -303,17 +308,17 @@ impl<B: Backend> CrossEncoder<B> {
             .collect())
     }
 
-    /// Saves in the `BertForSequenceClassification` layout that sentence-transformers'
+    /// Saves in the family's `*ForSequenceClassification` layout that sentence-transformers'
     /// `CrossEncoder(dir)` and transformers load: `config.json` (architectures, one label,
-    /// sigmoid activation), `model.safetensors` (`bert.*`, `classifier.*`), tokenizer files and
-    /// a model card; `dir` is replaced atomically.
+    /// sigmoid activation), `model.safetensors` (`bert.*` / `roberta.*` / `mpnet.*` and the
+    /// head), tokenizer files and a model card; `dir` is replaced atomically.
     pub fn save(&self, dir: &Path, model_card: &str) -> Result<(), TrainerError> {
         replace_dir(dir, |tmp| {
             let mut config = self.bert_config.to_hf_json();
             if let Some(obj) = config.as_object_mut() {
                 obj.insert(
                     "architectures".into(),
-                    serde_json::json!(["BertForSequenceClassification"]),
+                    serde_json::json!([self.bert_config.family.classifier_architecture()]),
                 );
                 obj.insert("id2label".into(), serde_json::json!({"0": "LABEL_0"}));
                 obj.insert("label2id".into(), serde_json::json!({"LABEL_0": 0}));

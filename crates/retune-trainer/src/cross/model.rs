@@ -1,7 +1,9 @@
-//! The cross-encoder network: BERT with its pooler, then `classifier` (hidden -> 1 logit).
+//! The cross-encoder network: the encoder, a tanh projection of the first token (BERT's
+//! pooler; `classifier.dense` in XLM-RoBERTa and MPNet), then one logit (`classifier`;
+//! `classifier.out_proj`). The names come from the family ([`Family::head_names`]).
 
 use crate::bert::{BertConfig, BertInput, BertModel, materialize};
-use crate::weights::{ParamTable, Slot, visit_bert};
+use crate::weights::{ParamTable, Slot, linear, visit_bert};
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Tensor, backend::Backend};
@@ -63,15 +65,29 @@ impl<B: Backend> CrossEncoderModel<B> {
     }
 }
 
+impl<B: Backend> CrossEncoderModel<B> {
+    /// The prefix of the encoder's parameters (`bert.`, `roberta.`, `mpnet.`).
+    pub fn body_prefix(&self) -> &'static str {
+        self.bert.family.body_prefix()
+    }
+
+    /// The names (without `.weight`) of the head's projection and output layers.
+    pub fn head_names(&self) -> (String, &'static str) {
+        self.bert.family.head_names()
+    }
+}
+
 impl<B: Backend> ParamTable<B> for CrossEncoderModel<B> {
     fn visit_params(&mut self, f: &mut dyn FnMut(String, Slot<'_, B>)) {
-        visit_bert(&mut self.bert, "bert.", f);
-        f(
-            "classifier.weight".into(),
-            Slot::Linear(&mut self.classifier.weight),
-        );
-        if let Some(b) = self.classifier.bias.as_mut() {
-            f("classifier.bias".into(), Slot::Vector(b));
+        let (projection, output) = self.head_names();
+        // The projection is the encoder's pooler module, named as the family's head.
+        let mut pooler = self.bert.pooler.take();
+        let body = self.body_prefix();
+        visit_bert(&mut self.bert, body, f);
+        if let Some(p) = pooler.as_mut() {
+            linear(&projection, &mut p.dense, f);
         }
+        self.bert.pooler = pooler;
+        linear(output, &mut self.classifier, f);
     }
 }

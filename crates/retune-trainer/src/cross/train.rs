@@ -139,7 +139,8 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         let mut optimizer = AdamW::new(config.weight_decay, 1e-6);
         if !encoder.head_loaded {
             let m = config.new_head_lr_multiplier;
-            optimizer.lr_multipliers = vec![("classifier.".into(), m), ("bert.pooler.".into(), m)];
+            let (projection, output) = encoder.model.head_names();
+            optimizer.lr_multipliers = vec![(format!("{output}."), m), (projection, m)];
         }
         Self {
             encoder,
@@ -387,9 +388,10 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                 let mut grads = named_grads(&mut self.encoder.model, &g);
                 if self.fused.has_passes() {
                     let device = self.encoder.device().clone();
+                    let prefix = self.encoder.model.body_prefix();
                     let body =
                         self.fused
-                            .backward_named(&mut self.encoder.model, "bert.", &g, &device)?;
+                            .backward_named(&mut self.encoder.model, prefix, &g, &device)?;
                     accumulate(&mut grads, body);
                 }
                 let lr = schedule.lr(report.steps);

@@ -7,6 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::ops::{AttentionShape, split_sizes};
+use super::position_bias::PositionBias;
 use super::simd::{self, multiversion};
 use crate::bert::Activation;
 use rayon::prelude::*;
@@ -207,7 +208,7 @@ multiversion! {
         probs: &mut [f32],
         mask: Option<&[f32]>,
         ctx: &mut [f32],
-        shape: AttentionShape,
+        shape: AttentionShape<'_>,
     ) {
         let h = shape.hidden;
         let hd = h / shape.heads;
@@ -222,6 +223,9 @@ multiversion! {
                 for (j, s) in p.iter_mut().enumerate() {
                     let k = &qkv[j * 3 * h + h + head * hd..j * 3 * h + h + (head + 1) * hd];
                     *s = dot(q, k) * scale;
+                }
+                if let Some(bias) = shape.bias {
+                    p.iter_mut().zip(bias.row(head, i, len)).for_each(|(s, b)| *s += b);
                 }
                 let max = p.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
                 for s in p.iter_mut() {
@@ -248,7 +252,7 @@ pub(crate) fn attention_saved(
     qkv: &[f32],
     ctx: &mut [f32],
     lens: &[usize],
-    shape: AttentionShape,
+    shape: AttentionShape<'_>,
     mask: Option<&[f32]>,
 ) -> Vec<f32> {
     let h = shape.hidden;
@@ -288,7 +292,8 @@ multiversion! {
         mask: Option<&[f32]>,
         d_ctx: &[f32],
         d_qkv: &mut [f32],
-        shape: AttentionShape,
+        shape: AttentionShape<'_>,
+        d_bias: &mut [f32],
     ) {
         let h = shape.hidden;
         let hd = h / shape.heads;
@@ -316,7 +321,17 @@ multiversion! {
                     axpy(dv, p[j] * m, dc);
                 }
                 for j in 0..len {
-                    ds[j] = p[j] * (ds[j] - row_dot) * scale;
+                    ds[j] = p[j] * (ds[j] - row_dot);
+                }
+                // The bias is added after the scale: its gradient is dS before the scale.
+                if let Some(bias) = shape.bias {
+                    let at = bias.row_start(head, i);
+                    for (g, d) in d_bias[at..at + len].iter_mut().zip(&ds[..len]) {
+                        *g += d;
+                    }
+                }
+                for d in &mut ds[..len] {
+                    *d *= scale;
                 }
                 // dQ_i = dS K; dK_j += dS_ij Q_i.
                 q.copy_from_slice(&qkv[i * 3 * h + q0..i * 3 * h + q0 + hd]);
@@ -334,7 +349,8 @@ multiversion! {
 }
 
 /// Back through [`attention_saved`]: from the context gradient `d_ctx`, writes the gradient
-/// of every token's `[query | key | value]` into `d_qkv`.
+/// of every token's `[query | key | value]` into `d_qkv`, and returns the gradient of the
+/// position bias' offsets (empty without a bias).
 pub(crate) fn attention_backward(
     qkv: &[f32],
     probs: &[f32],
@@ -342,8 +358,8 @@ pub(crate) fn attention_backward(
     d_ctx: &[f32],
     d_qkv: &mut [f32],
     lens: &[usize],
-    shape: AttentionShape,
-) {
+    shape: AttentionShape<'_>,
+) -> Vec<f32> {
     let h = shape.hidden;
     let offsets = prob_offsets(lens, shape.heads);
     let chunks = split_sizes(d_qkv, lens.iter().map(|l| l * 3 * h));
@@ -361,9 +377,23 @@ pub(crate) fn attention_backward(
         ));
         row += len;
     }
+    let bias_len = shape.bias.map_or(0, PositionBias::len);
     tasks
         .into_par_iter()
-        .for_each(|(q, p, m, dc, dq)| attend_sequence_backward(q, p, m, dc, dq, shape));
+        .fold(
+            || vec![0.0f32; bias_len],
+            |mut d_bias, (q, p, m, dc, dq)| {
+                attend_sequence_backward(q, p, m, dc, dq, shape, &mut d_bias);
+                d_bias
+            },
+        )
+        .reduce(
+            || vec![0.0f32; bias_len],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        )
 }
 
 #[cfg(test)]
@@ -464,6 +494,7 @@ mod tests {
         let shape = AttentionShape {
             hidden: 4,
             heads: 2,
+            bias: None,
         };
         let lens = [3, 2];
         let rows: usize = lens.iter().sum();

@@ -19,9 +19,11 @@ mod grad_ops;
 mod matmul;
 mod ops;
 mod pool;
+mod position_bias;
 pub(crate) mod simd;
 mod train;
 
+use crate::arch::Family;
 use crate::bert::{Activation, BertConfig, BertModel};
 use crate::error::TrainerError;
 use crate::host::host_f32;
@@ -32,6 +34,7 @@ use burn::tensor::{Tensor, backend::Backend};
 use matmul::matmul_acc;
 use ops::{AttentionShape, activate, attention, layer_norm};
 pub(crate) use pool::{normalize, pool, pool_backward};
+use position_bias::PositionBias;
 use retune_kernels::bf16_gemm::{self, PackedWeights};
 use std::collections::HashMap;
 pub use train::{HostGrads, TrainPass};
@@ -97,19 +100,25 @@ struct Layer {
     dropout: [f64; 3],
 }
 
-/// A BERT encoder's weights laid out for the fused CPU forward pass.
+/// A BERT-shaped encoder's weights laid out for the fused CPU forward pass.
 #[derive(Clone)]
 pub struct FusedBert {
+    family: Family,
     hidden: usize,
     heads: usize,
     eps: f32,
     act: Activation,
     word: Vec<f32>,
     position: Vec<f32>,
+    /// The position id of each sequence's first token.
+    position_offset: usize,
+    /// `[type_vocab, hidden]`; empty when the model has no token types (MPNet).
     token_type: Vec<f32>,
     vocab: usize,
     max_positions: usize,
     type_vocab: usize,
+    /// MPNet's relative position bias table `[buckets, heads]`; empty elsewhere.
+    relative_bias: Vec<f32>,
     emb_norm: Norm,
     emb_dropout: f64,
     layers: Vec<Layer>,
@@ -242,18 +251,28 @@ impl FusedBert {
             .collect::<Result<Vec<_>, TrainerError>>()?;
         let [vocab, hidden] = e.word.weight.val().dims();
         let [max_positions, _] = e.position.weight.val().dims();
-        let [type_vocab, _] = e.token_type.weight.val().dims();
+        let (token_type, type_vocab) = match &e.token_type {
+            Some(tt) => (values(&tt.weight, known)?, tt.weight.val().dims()[0]),
+            None => (Vec::new(), 0),
+        };
+        let relative_bias = match &model.relative_bias {
+            Some(b) => values(&b.weight, known)?,
+            None => Vec::new(),
+        };
         Ok(Self {
+            family: model.family,
             hidden,
             heads: config.num_attention_heads,
             eps: config.layer_norm_eps as f32,
             act: config.hidden_act,
             word: values(&e.word.weight, known)?,
             position: values(&e.position.weight, known)?,
-            token_type: values(&e.token_type.weight, known)?,
+            position_offset: e.position_offset,
+            token_type,
             vocab,
             max_positions,
             type_vocab,
+            relative_bias,
             emb_norm: norm(&e.norm, known)?,
             emb_dropout: e.dropout,
             layers,
@@ -311,17 +330,17 @@ impl FusedBert {
         let total: usize = seqs.iter().map(|s| s.ids.len()).sum();
         let mut x = Vec::with_capacity(total * h);
         for (n, s) in seqs.iter().enumerate() {
-            if s.ids.len() > self.max_positions {
+            if s.ids.len() + self.position_offset > self.max_positions {
                 return Err(TrainerError::Tensor(format!(
                     "sequence {n} has {} tokens; the model has {} positions",
                     s.ids.len(),
-                    self.max_positions
+                    self.max_positions - self.position_offset
                 )));
             }
             for (p, &id) in s.ids.iter().enumerate() {
                 let tt = s.type_ids.get(p).copied().unwrap_or(0) as usize;
                 let id = id as usize;
-                if id >= self.vocab || tt >= self.type_vocab {
+                if id >= self.vocab || (self.type_vocab > 0 && tt >= self.type_vocab) {
                     return Err(TrainerError::Tensor(format!(
                         "sequence {n}, token {p}: id {id} / type {tt} outside the vocabulary \
                          ({} ids, {} types)",
@@ -329,33 +348,57 @@ impl FusedBert {
                     )));
                 }
                 let w = &self.word[id * h..(id + 1) * h];
-                let pe = &self.position[p * h..(p + 1) * h];
-                let te = &self.token_type[tt * h..(tt + 1) * h];
-                x.extend(w.iter().zip(pe).zip(te).map(|((a, b), c)| a + b + c));
+                let at = p + self.position_offset;
+                let pe = &self.position[at * h..(at + 1) * h];
+                if self.type_vocab > 0 {
+                    let te = &self.token_type[tt * h..(tt + 1) * h];
+                    x.extend(w.iter().zip(pe).zip(te).map(|((a, b), c)| a + b + c));
+                } else {
+                    x.extend(w.iter().zip(pe).map(|(a, b)| a + b));
+                }
             }
         }
         Ok(x)
     }
 
-    /// Sequence lengths, where each starts in the packed rows (one more entry than sequences),
-    /// and the attention shape.
-    fn packing(&self, seqs: &[&Tokens]) -> (Vec<usize>, Vec<usize>, AttentionShape) {
+    /// Sequence lengths and where each starts in the packed rows (one more entry than
+    /// sequences).
+    fn packing(seqs: &[&Tokens]) -> (Vec<usize>, Vec<usize>) {
         let lens: Vec<usize> = seqs.iter().map(|s| s.ids.len()).collect();
         let mut offsets = Vec::with_capacity(lens.len() + 1);
         offsets.push(0);
         for l in &lens {
             offsets.push(offsets.last().copied().unwrap_or(0) + l);
         }
-        let shape = AttentionShape {
+        (lens, offsets)
+    }
+
+    /// The position bias for sequences of `lens` tokens, when the model has one.
+    fn position_bias(&self, lens: &[usize]) -> Option<PositionBias> {
+        let span = lens.iter().copied().max().unwrap_or(1);
+        (!self.relative_bias.is_empty())
+            .then(|| PositionBias::new(&self.relative_bias, self.heads, span))
+    }
+
+    /// The attention shape, with `bias` from [`position_bias`](Self::position_bias).
+    fn attention_shape<'a>(&self, bias: Option<&'a PositionBias>) -> AttentionShape<'a> {
+        AttentionShape {
             hidden: self.hidden,
             heads: self.heads,
-        };
-        (lens, offsets, shape)
+            bias,
+        }
+    }
+
+    /// The model family.
+    pub fn family(&self) -> Family {
+        self.family
     }
 
     /// Last-layer hidden states of the sequences (no padding anywhere).
     pub fn forward(&self, seqs: &[&Tokens]) -> Result<FusedStates, TrainerError> {
-        let (lens, offsets, shape) = self.packing(seqs);
+        let (lens, offsets) = Self::packing(seqs);
+        let bias = self.position_bias(&lens);
+        let shape = self.attention_shape(bias.as_ref());
         let rows = offsets.last().copied().unwrap_or(0);
         let mut x = self.embed(seqs)?;
         let mut ctx = vec![0.0f32; rows * self.hidden];

@@ -5,6 +5,7 @@
 // Index loops over fixed-size lane arrays are the form the vectorizer keeps in registers.
 #![allow(clippy::needless_range_loop)]
 
+use super::position_bias::PositionBias;
 use super::simd::{self, multiversion};
 use crate::bert::Activation;
 use rayon::prelude::*;
@@ -62,13 +63,15 @@ pub(crate) fn activate(x: &mut [f32], act: Activation) {
     });
 }
 
-/// Shapes of one attention call.
+/// Shapes of one attention call, and the position bias added to its scores (MPNet).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct AttentionShape {
+pub(crate) struct AttentionShape<'a> {
     /// Hidden size.
     pub hidden: usize,
     /// Heads.
     pub heads: usize,
+    /// The relative position bias, for models that have one.
+    pub bias: Option<&'a PositionBias>,
 }
 
 /// Query rows per parallel attention task.
@@ -97,7 +100,7 @@ multiversion! {
         keys_t: &[f32],
         ctx: &mut [f32],
         first_row: usize,
-        shape: AttentionShape,
+        shape: AttentionShape<'_>,
         scores: &mut Vec<f32>,
     ) {
         let h = shape.hidden;
@@ -125,6 +128,11 @@ multiversion! {
                     }
                     for l in 0..V {
                         block[l] = (acc[0][l] + acc[1][l]) * scale;
+                    }
+                }
+                if let Some(bias) = shape.bias {
+                    for (s, b) in scores[..len].iter_mut().zip(bias.row(head, i, len)) {
+                        *s += b;
                     }
                 }
                 let mut max = [f32::NEG_INFINITY; V];
@@ -195,7 +203,7 @@ type RowTask<'a> = (&'a [f32], &'a [f32], usize, &'a mut [f32]);
 /// token's `[query | key | value]` (`3 * hidden` wide), `ctx` receives each token's context
 /// (`hidden` wide), `lens` are the sequence lengths. Each sequence attends only to itself;
 /// blocks of query rows run in parallel (so one long sequence uses every core too).
-pub(crate) fn attention(qkv: &[f32], ctx: &mut [f32], lens: &[usize], shape: AttentionShape) {
+pub(crate) fn attention(qkv: &[f32], ctx: &mut [f32], lens: &[usize], shape: AttentionShape<'_>) {
     let h = shape.hidden;
     let padded: Vec<usize> = lens.iter().map(|l| l.next_multiple_of(KEY_PAD)).collect();
     let mut keys_t = vec![0.0f32; h * padded.iter().sum::<usize>()];
@@ -279,6 +287,7 @@ mod tests {
         let shape = AttentionShape {
             hidden: 2,
             heads: 1,
+            bias: None,
         };
         #[rustfmt::skip]
         let qkv = [

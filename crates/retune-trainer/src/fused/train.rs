@@ -12,8 +12,9 @@ use super::grad_ops::{
     attention_saved, layer_norm_backward, layer_norm_saved, prob_offsets,
 };
 use super::matmul::{matmul_nt, matmul_tn_acc};
-use super::ops::{AttentionShape, activate};
+use super::ops::activate;
 use super::{Dense, FusedBert, FusedStates, Norm};
+use crate::arch::{EmbeddingPart, Family, LayerPart};
 use crate::bert::mask_values;
 use crate::error::TrainerError;
 use crate::tokenize::Tokens;
@@ -113,17 +114,21 @@ struct LayerGrads {
 /// given to [`FusedBert::backward`].
 #[derive(Debug, Clone)]
 pub struct HostGrads {
+    family: Family,
     word: Vec<f32>,
     position: Vec<f32>,
     token_type: Vec<f32>,
     emb_norm: NormGrad,
     layers: Vec<LayerGrads>,
+    relative_bias: Vec<f32>,
 }
 
 impl HostGrads {
     /// Zero gradients shaped as `model`'s parameters.
     pub fn zeros(model: &FusedBert) -> Self {
         Self {
+            family: model.family,
+            relative_bias: vec![0.0; model.relative_bias.len()],
             word: vec![0.0; model.word.len()],
             position: vec![0.0; model.position.len()],
             token_type: vec![0.0; model.token_type.len()],
@@ -143,55 +148,56 @@ impl HostGrads {
         }
     }
 
-    /// Every gradient with the Hugging Face name of its parameter, flattened in Burn's layout
-    /// (linear weights `[in, out]`), as the trainer's named gradients hold them.
+    /// Every gradient with the Hugging Face name of its parameter (from the family's name
+    /// table), flattened in Burn's layout (linear weights `[in, out]`), as the trainer's named
+    /// gradients hold them.
     pub fn into_named(self) -> Vec<(String, Vec<f32>)> {
+        let family = self.family;
+        let emb = |part| family.embedding_name(part);
         let mut out = vec![
-            ("embeddings.word_embeddings.weight".to_owned(), self.word),
+            (format!("{}.weight", emb(EmbeddingPart::Word)), self.word),
             (
-                "embeddings.position_embeddings.weight".to_owned(),
+                format!("{}.weight", emb(EmbeddingPart::Position)),
                 self.position,
             ),
-            (
-                "embeddings.token_type_embeddings.weight".to_owned(),
-                self.token_type,
-            ),
         ];
-        let norm = |out: &mut Vec<(String, Vec<f32>)>, p: &str, g: NormGrad| {
+        if !self.token_type.is_empty() {
+            out.push((
+                format!("{}.weight", emb(EmbeddingPart::TokenType)),
+                self.token_type,
+            ));
+        }
+        if !self.relative_bias.is_empty() {
+            out.push((Family::RELATIVE_BIAS.to_owned(), self.relative_bias));
+        }
+        let norm = |out: &mut Vec<(String, Vec<f32>)>, p: String, g: NormGrad| {
             out.push((format!("{p}.weight"), g.gamma));
             out.push((format!("{p}.bias"), g.beta));
         };
-        let dense = |out: &mut Vec<(String, Vec<f32>)>, p: &str, g: DenseGrad| {
+        let dense = |out: &mut Vec<(String, Vec<f32>)>, p: String, g: DenseGrad| {
             out.push((format!("{p}.weight"), g.w));
             out.push((format!("{p}.bias"), g.b));
         };
-        norm(&mut out, "embeddings.LayerNorm", self.emb_norm);
+        norm(&mut out, emb(EmbeddingPart::Norm).to_owned(), self.emb_norm);
         for (i, l) in self.layers.into_iter().enumerate() {
-            let p = format!("encoder.layer.{i}");
+            let name = |part| family.layer_name(i, part);
             // Query, key and value are one [in, 3 * out] product here; split the columns.
             let h = l.qkv.b.len() / 3;
             let din = l.qkv.w.len() / (3 * h);
-            for (part, name) in ["query", "key", "value"].iter().enumerate() {
+            let parts = [LayerPart::Query, LayerPart::Key, LayerPart::Value];
+            for (part, which) in parts.into_iter().enumerate() {
                 let mut w = Vec::with_capacity(din * h);
                 for row in l.qkv.w.chunks_exact(3 * h).take(din) {
                     w.extend_from_slice(&row[part * h..(part + 1) * h]);
                 }
                 let b = l.qkv.b[part * h..(part + 1) * h].to_vec();
-                dense(
-                    &mut out,
-                    &format!("{p}.attention.self.{name}"),
-                    DenseGrad { w, b },
-                );
+                dense(&mut out, name(which), DenseGrad { w, b });
             }
-            dense(&mut out, &format!("{p}.attention.output.dense"), l.attn_out);
-            norm(
-                &mut out,
-                &format!("{p}.attention.output.LayerNorm"),
-                l.attn_norm,
-            );
-            dense(&mut out, &format!("{p}.intermediate.dense"), l.intermediate);
-            dense(&mut out, &format!("{p}.output.dense"), l.output);
-            norm(&mut out, &format!("{p}.output.LayerNorm"), l.norm);
+            dense(&mut out, name(LayerPart::AttentionOutput), l.attn_out);
+            norm(&mut out, name(LayerPart::AttentionNorm), l.attn_norm);
+            dense(&mut out, name(LayerPart::Intermediate), l.intermediate);
+            dense(&mut out, name(LayerPart::Output), l.output);
+            norm(&mut out, name(LayerPart::OutputNorm), l.norm);
         }
         out
     }
@@ -410,7 +416,9 @@ impl FusedBert {
         let seqs: Vec<&Tokens> = groups.iter().flat_map(|(g, _)| g.iter().copied()).collect();
         let seqs = seqs.as_slice();
         self.check_trainable()?;
-        let (lens, offsets, shape) = self.packing(seqs);
+        let (lens, offsets) = Self::packing(seqs);
+        let bias = self.position_bias(&lens);
+        let shape = self.attention_shape(bias.as_ref());
         let rows = offsets.last().copied().unwrap_or(0);
         let mut x = self.embedding_sums(seqs)?;
         let tokens = seqs
@@ -418,7 +426,7 @@ impl FusedBert {
             .flat_map(|s| {
                 s.ids.iter().enumerate().map(|(p, &id)| {
                     let tt = s.type_ids.get(p).copied().unwrap_or(0) as usize;
-                    [id as usize, p, tt]
+                    [id as usize, p + self.position_offset, tt]
                 })
             })
             .collect();
@@ -493,10 +501,8 @@ impl FusedBert {
             )));
         }
         let rows = pass.tokens.len();
-        let shape = AttentionShape {
-            hidden: h,
-            heads: self.heads,
-        };
+        let bias = self.position_bias(&pass.lens);
+        let shape = self.attention_shape(bias.as_ref());
         let mut d = d_states;
         for ((l, lp), g) in self
             .layers
@@ -555,7 +561,7 @@ impl FusedBert {
                 false,
             );
             let mut d_qkv = vec![0.0f32; rows * 3 * h];
-            attention_backward(
+            let d_bias = attention_backward(
                 &lp.qkv,
                 &lp.probs,
                 lp.probs_mask.as_deref(),
@@ -564,6 +570,11 @@ impl FusedBert {
                 &pass.lens,
                 shape,
             );
+            if let Some(bias) = &bias {
+                let buckets = self.relative_bias.len() / self.heads;
+                let table = bias.table_grad(&d_bias, buckets);
+                add_into(&mut grads.relative_bias, &table);
+            }
             dense_backward(&l.qkv, &lp.x_in, &d_qkv, &mut g.qkv, &mut d_x, true);
             d = d_x;
         }
@@ -577,12 +588,14 @@ impl FusedBert {
             &mut grads.emb_norm.gamma,
             &mut grads.emb_norm.beta,
         );
+        let has_types = !grads.token_type.is_empty();
         for (row, &[id, p, tt]) in d.chunks_exact(h).zip(&pass.tokens) {
-            for (table, at) in [
+            let tables = [
                 (&mut grads.word, id),
                 (&mut grads.position, p),
                 (&mut grads.token_type, tt),
-            ] {
+            ];
+            for (table, at) in tables.into_iter().take(if has_types { 3 } else { 2 }) {
                 table[at * h..(at + 1) * h]
                     .iter_mut()
                     .zip(row)

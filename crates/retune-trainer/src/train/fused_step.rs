@@ -206,7 +206,7 @@ impl<A: AutodiffBackend> FusedStep<A> {
     }
 
     /// As [`backward`](Self::backward) for any model whose BERT parameters carry `prefix`
-    /// before their Hugging Face names (`bert.` in the cross-encoder).
+    /// before their Hugging Face names (the family's body prefix, `bert.` / `roberta.` / `mpnet.`, in the cross-encoder).
     pub(crate) fn backward_named(
         &mut self,
         model: &mut impl ParamTable<A>,
