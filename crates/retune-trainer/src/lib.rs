@@ -1,6 +1,7 @@
-//! The local models of retune, in Burn: a BERT encoder that loads Hugging Face checkpoints and
-//! embeds exactly as sentence-transformers does, tokenization, pooling, and (in later modules)
-//! the losses, samplers, optimizer schedule and training loop that fine-tune it.
+//! The local models of retune, in Burn: BERT-shaped encoders (BERT, MPNet, XLM-RoBERTa; see
+//! [`arch`]) that load Hugging Face checkpoints and embed exactly as sentence-transformers does,
+//! tokenization, pooling, and (in later modules) the losses, samplers, optimizer schedule and
+//! training loop that fine-tune them.
 //!
 //! Everything is generic over a Burn `Backend`; the crate's features only make the CPU (`flex`,
 //! `ndarray`) and `cuda` backends available, and [`backend`] names them for binaries. The crate

@@ -78,8 +78,8 @@ mod tests {
             assert_eq!(bias.row(1, i, 20)[j], want as f32, "({i}, {j})");
         }
         let mut d = vec![0.0f32; bias.len()];
-        d[bias.row_start(0, 2) + 2] = 1.0; // offset 0, head 0
-        d[bias.row_start(0, 3) + 3] = 0.5; // offset 0 again
+        d[bias.row_start(0, 2) + 2] += 1.0; // offset 0, head 0
+        d[bias.row_start(0, 3) + 3] += 0.5; // offset 0 again (the same entry)
         d[bias.row_start(1, 0) + 19] = 2.0; // offset +19, head 1
         let g = bias.table_grad(&d, 32);
         assert_eq!(g[0], 1.5);
