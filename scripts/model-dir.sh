@@ -1,0 +1,13 @@
+# Sourced by the side-by-side benchmarks' `--model M`: where a model folder or a Hub id in the
+# standard Hugging Face cache lies, and its linear layers' FLOPs per token.
+model_dir() {
+  if [ -d "$1" ]; then echo "$1"; return; fi
+  local cache="${HF_HUB_CACHE:-${HF_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/huggingface}/hub}"
+  local repo="$cache/models--${1//\//--}"
+  [ -f "$repo/refs/main" ] || { echo "error: $1 is neither a folder nor in $cache (scripts/install-model.sh $1)" >&2; return 1; }
+  echo "$repo/snapshots/$(cat "$repo/refs/main")"
+}
+# Forward linear-layer FLOPs per token: layers x 2 x (4 h^2 + 2 h i).
+linear_flops_per_token() {
+  python3 -c "import json,sys; c=json.load(open(sys.argv[1])); h=c['hidden_size']; print(c['num_hidden_layers']*2*(4*h*h+2*h*c['intermediate_size']))" "$1/config.json"
+}
