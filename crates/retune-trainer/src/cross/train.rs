@@ -8,13 +8,11 @@
 use super::encoder::CrossEncoder;
 use super::loss::{CrossLoss, bce_with_logits, listwise_distillation, listwise_softmax};
 use super::model::CrossEncoderModel;
-use crate::Pooling;
 use crate::error::TrainerError;
 use crate::tokenize::Tokens;
 use crate::train::checkpoint::{CheckpointState, restore, save_checkpoint};
-use crate::train::fused_step::FusedStep;
-use crate::train::optim::accumulate;
-use crate::train::{AdamW, LinearSchedule, StepLog, TrainReport, named_grads};
+use crate::train::step_engine::StepEngine;
+use crate::train::{AdamW, LinearSchedule, StepLog, TrainReport};
 use burn::module::AutodiffModule;
 use burn::tensor::{ElementConversion, Tensor, backend::AutodiffBackend};
 use rand::SeedableRng;
@@ -111,8 +109,9 @@ pub struct CrossTrainer<A: AutodiffBackend> {
     pub config: CrossTrainConfig,
     optimizer: AdamW<A::InnerBackend>,
     best: Option<CrossEncoderModel<A::InnerBackend>>,
-    /// The fused CPU path's training state (the BERT body), used when the engine runs fused.
-    fused: FusedStep<A>,
+    /// The engine steps run the body on, chosen from the encoder's engine when the trainer is
+    /// made.
+    engine: StepEngine<A>,
 }
 
 /// Indices of `scores` from the highest score down; ties keep the input order (the
@@ -142,40 +141,21 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
             let (projection, output) = encoder.model.head_names();
             optimizer.lr_multipliers = vec![(format!("{output}."), m), (projection, m)];
         }
+        let engine = StepEngine::new(encoder.engine());
         Self {
             encoder,
             config,
             optimizer,
             best: None,
-            fused: FusedStep::default(),
+            engine,
         }
     }
 
-    /// Whether training steps run the BERT body through the fused CPU path (the encoder's
-    /// engine fused on this backend: the default on CPU backends); pooler, head and loss
-    /// stay Burn's.
+    /// Whether training steps run the encoder body through the fused CPU path (the encoder's
+    /// engine fused on this backend as the trainer was made: the default on CPU backends);
+    /// the head and the loss stay Burn's.
     pub fn trains_fused(&self) -> bool {
-        self.encoder.engine().fused_on::<A::InnerBackend>()
-    }
-
-    /// Logits of tokenized pairs with dropout from `seed`, through the fused body when it
-    /// trains fused.
-    fn train_logits(&mut self, rows: &[&Tokens], seed: u64) -> Result<Tensor<A, 1>, TrainerError> {
-        let device = self.encoder.device().clone();
-        if !self.trains_fused() {
-            return Ok(self
-                .encoder
-                .logits_with(&self.encoder.model, rows, &device, Some(seed)));
-        }
-        let model = &self.encoder.model;
-        let first = self.fused.leaf(
-            (&model.bert, &self.encoder.bert_config),
-            Pooling::Cls,
-            rows,
-            seed,
-            &device,
-        )?;
-        Ok(model.head(first))
+        self.engine.is_fused()
     }
 
     /// The trained model for inference: the best validation weights if validation ran.
@@ -205,8 +185,8 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         let tokens = self.encoder.tokenize(&pairs)?;
         let rows: Vec<&Tokens> = tokens.iter().collect();
         let device = self.encoder.device().clone();
-        self.fused.clear();
-        let logits = self.train_logits(&rows, seed)?;
+        self.engine.clear();
+        let logits = self.engine.cross_logits(&self.encoder, &rows, seed)?;
         let loss = match self.config.loss {
             CrossLoss::Bce => bce_with_logits(
                 logits.clone(),
@@ -303,7 +283,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
             return Ok(0);
         };
         self.best = r.best;
-        self.fused.invalidate();
+        self.engine.invalidate();
         let state = r.state;
         *report = state.report();
         Ok(state.epochs_done)
@@ -356,7 +336,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
             ));
         }
         let started = Instant::now();
-        self.optimizer.keep_values(self.trains_fused());
+        self.engine.prepare(&mut self.optimizer);
         let bs = self.config.batch_size.max(1);
         let steps_per_epoch = groups.len().div_ceil(bs);
         let total = steps_per_epoch * self.config.epochs;
@@ -385,17 +365,12 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                 let loss = self.loss(&batch, seed)?;
                 let value = f64::from(loss.clone().into_scalar().elem::<f32>());
                 let g = loss.backward();
-                let mut grads = named_grads(&mut self.encoder.model, &g);
-                if self.fused.has_passes() {
-                    let device = self.encoder.device().clone();
-                    let prefix = self.encoder.model.body_prefix();
-                    let body =
-                        self.fused
-                            .backward_named(&mut self.encoder.model, prefix, &g, &device)?;
-                    accumulate(&mut grads, body);
-                }
+                let device = self.encoder.device().clone();
+                let grads = self
+                    .engine
+                    .cross_gradients(&mut self.encoder.model, &g, &device)?;
                 let lr = schedule.lr(report.steps);
-                let grad_norm = self.fused.optimizer_step(
+                let grad_norm = self.engine.optimizer_step(
                     &mut self.optimizer,
                     &mut self.encoder.model,
                     grads,

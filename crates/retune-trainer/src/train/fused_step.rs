@@ -160,19 +160,8 @@ impl<A: AutodiffBackend> FusedStep<A> {
             .collect())
     }
 
-    /// [`embed_groups`](Self::embed_groups) of one group.
-    pub(crate) fn embed(
-        &mut self,
-        encoder: &SentenceEncoder<A>,
-        rows: &[&Tokens],
-        seed: u64,
-    ) -> Result<Tensor<A, 2>, TrainerError> {
-        let mut parts = self.embed_groups(encoder, &[(rows, seed)])?;
-        Ok(parts.remove(0))
-    }
-
-    /// As [`embed`](Self::embed) without keeping the pass: the same values (same dropout
-    /// masks), no graph (GradCache's first pass).
+    /// As [`embed_groups`](Self::embed_groups) of one group without keeping the pass: the
+    /// same values (same dropout masks), no graph (GradCache's first pass).
     pub(crate) fn embed_detached(
         &mut self,
         encoder: &SentenceEncoder<A>,
@@ -285,7 +274,10 @@ mod tests {
                 rows.iter()
                     .flat_map(|t| t.ids.iter().map(|&id| id as usize)),
             );
-            let e = step.embed(&enc, &refs, 11 + i as u64).unwrap();
+            let e = step
+                .embed_groups(&enc, &[(&refs, 11 + i as u64)])
+                .unwrap()
+                .remove(0);
             let weights = Tensor::<CpuAutodiff, 2>::from_data(
                 TensorData::new(vec![0.3f32; e.dims()[0] * e.dims()[1]], e.dims()),
                 enc.device(),

@@ -10,6 +10,7 @@ pub(crate) mod fused_step;
 pub(crate) mod optim;
 mod rows;
 mod sampler;
+pub(crate) mod step_engine;
 mod trainer;
 
 pub use average::WeightAverage;

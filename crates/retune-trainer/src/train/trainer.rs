@@ -7,16 +7,14 @@ use super::checkpoint::{CheckpointState, restore, save_checkpoint};
 use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
-use super::fused_step::FusedStep;
-use super::optim::{
-    AdamW, LinearSchedule, NamedGrads, accumulate, layer_lr_multipliers, named_grads,
-};
+use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, layer_lr_multipliers};
 use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
+use super::step_engine::StepEngine;
 use crate::bert::BertModel;
 use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
 use crate::loss::{self, LossConfig};
-use crate::tokenize::{Batch, Tokens};
+use crate::tokenize::Tokens;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
@@ -74,8 +72,8 @@ pub struct Trainer<A: AutodiffBackend> {
     average: WeightAverage,
     /// The mean of `average`, built once when training ends.
     averaged: Option<BertModel<A::InnerBackend>>,
-    /// The fused CPU path's training state, used when the encoder's engine runs fused.
-    fused: FusedStep<A>,
+    /// The engine steps run on, chosen from the encoder's engine when the trainer is made.
+    engine: StepEngine<A>,
 }
 
 #[derive(Serialize)]
@@ -133,6 +131,7 @@ impl<A: AutodiffBackend> Trainer<A> {
     /// A trainer for an encoder loaded on an autodiff backend.
     pub fn new(encoder: SentenceEncoder<A>, config: TrainConfig) -> Self {
         let optimizer = AdamW::new(config.weight_decay, config.adam_epsilon);
+        let engine = StepEngine::new(encoder.engine());
         Self {
             encoder,
             config,
@@ -141,14 +140,14 @@ impl<A: AutodiffBackend> Trainer<A> {
             best: None,
             average: WeightAverage::default(),
             averaged: None,
-            fused: FusedStep::default(),
+            engine,
         }
     }
 
     /// Whether training steps run the encoder through the fused CPU path: when the encoder's
-    /// engine is fused on this backend (the default on CPU backends).
+    /// engine was fused on this backend (the default on CPU backends) as the trainer was made.
     pub fn trains_fused(&self) -> bool {
-        self.encoder.engine().fused_on::<A::InnerBackend>()
+        self.engine.is_fused()
     }
 
     /// Tokens of `texts` (tokenized once per run).
@@ -186,30 +185,19 @@ impl<A: AutodiffBackend> Trainer<A> {
         &mut self,
         columns: &[(Vec<&str>, u64)],
     ) -> Result<Vec<Tensor<A, 2>>, TrainerError> {
-        if self.trains_fused() {
-            for (texts, _) in columns {
-                self.tokenize_missing(texts)?;
-            }
-            let rows: Vec<Vec<&Tokens>> = columns
-                .iter()
-                .map(|(texts, _)| texts.iter().map(|t| &self.tokens[*t]).collect())
-                .collect();
-            let groups: Vec<(&[&Tokens], u64)> = rows
-                .iter()
-                .zip(columns)
-                .map(|(r, (_, seed))| (r.as_slice(), *seed))
-                .collect();
-            return self.fused.embed_groups(&self.encoder, &groups);
+        for (texts, _) in columns {
+            self.tokenize_missing(texts)?;
         }
-        columns
+        let rows: Vec<Vec<&Tokens>> = columns
             .iter()
-            .map(|(texts, seed)| {
-                let batch = self.pad(texts)?;
-                Ok(self
-                    .encoder
-                    .forward_seeded(&self.encoder.model, &batch, Some(*seed)))
-            })
-            .collect()
+            .map(|(texts, _)| texts.iter().map(|t| &self.tokens[*t]).collect())
+            .collect();
+        let groups: Vec<(&[&Tokens], u64)> = rows
+            .iter()
+            .zip(columns)
+            .map(|(r, (_, seed))| (r.as_slice(), *seed))
+            .collect();
+        self.engine.embed_groups(&self.encoder, &groups)
     }
 
     /// The MNRL columns of a batch: anchors, positives, then each negative column, with the
@@ -250,21 +238,18 @@ impl<A: AutodiffBackend> Trainer<A> {
         let cols = Self::mnrl_columns(examples, seed);
         let chunk_seed =
             |col_seed: u64, chunk: usize| col_seed.wrapping_add((chunk as u64 + 1) << 48);
-        let fused = self.trains_fused();
         let frozen = self.encoder.model.valid();
         let mut embedded: Vec<Tensor<A, 2>> = Vec::with_capacity(cols.len());
         for (texts, col_seed) in &cols {
             let mut parts = Vec::new();
             for (i, chunk) in texts.chunks(mini).enumerate() {
                 let seed = chunk_seed(*col_seed, i);
-                parts.push(if fused {
-                    let rows = self.rows(chunk)?;
-                    let rows: Vec<&Tokens> = rows.iter().collect();
-                    self.fused.embed_detached(&self.encoder, &rows, seed)?
-                } else {
-                    let batch = self.pad(chunk)?;
-                    self.encoder.forward_seeded(&frozen, &batch, Some(seed))
-                });
+                let rows = self.rows(chunk)?;
+                let rows: Vec<&Tokens> = rows.iter().collect();
+                parts.push(
+                    self.engine
+                        .embed_detached(&self.encoder, &frozen, &rows, seed)?,
+                );
             }
             embedded.push(Tensor::from_inner(Tensor::cat(parts, 0)).require_grad());
         }
@@ -285,23 +270,14 @@ impl<A: AutodiffBackend> Trainer<A> {
         for ((texts, col_seed), col_grad) in cols.iter().zip(cached) {
             for (i, chunk) in texts.chunks(mini).enumerate() {
                 let seed = chunk_seed(*col_seed, i);
-                let emb = if fused {
-                    self.fused.clear();
-                    let rows = self.rows(chunk)?;
-                    let rows: Vec<&Tokens> = rows.iter().collect();
-                    self.fused.embed(&self.encoder, &rows, seed)?
-                } else {
-                    let batch = self.pad(chunk)?;
-                    self.encoder
-                        .forward_seeded(&self.encoder.model, &batch, Some(seed))
-                };
+                self.engine.clear();
+                let rows = self.rows(chunk)?;
+                let rows: Vec<&Tokens> = rows.iter().collect();
+                let emb = self.engine.embed(&self.encoder, &rows, seed)?;
                 let rows = col_grad.clone().narrow(0, i * mini, chunk.len());
                 let surrogate = (emb * Tensor::from_inner(rows)).sum();
                 let gi = surrogate.backward();
-                accumulate(&mut grads, named_grads(&mut self.encoder.model, &gi));
-                if fused {
-                    accumulate(&mut grads, self.fused.backward(&mut self.encoder, &gi)?);
-                }
+                accumulate(&mut grads, self.engine.gradients(&mut self.encoder, &gi)?);
             }
         }
         Ok((value, grads))
@@ -328,14 +304,11 @@ impl<A: AutodiffBackend> Trainer<A> {
                 (scale, symmetric, mini_batch),
             );
         }
-        self.fused.clear();
+        self.engine.clear();
         let loss = self.batch_loss(examples, seed)? * weight;
         let value = f64::from(loss.clone().into_scalar().elem::<f32>());
         let g = loss.backward();
-        let mut grads = named_grads(&mut self.encoder.model, &g);
-        if self.fused.has_passes() {
-            accumulate(&mut grads, self.fused.backward(&mut self.encoder, &g)?);
-        }
+        let grads = self.engine.gradients(&mut self.encoder, &g)?;
         Ok((value, grads))
     }
 
@@ -351,12 +324,6 @@ impl<A: AutodiffBackend> Trainer<A> {
             }
         }
         Ok(())
-    }
-
-    fn pad(&mut self, texts: &[&str]) -> Result<Batch, TrainerError> {
-        self.tokenize_missing(texts)?;
-        let rows: Vec<&Tokens> = texts.iter().map(|t| &self.tokens[*t]).collect();
-        Ok(Batch::pad(&rows, self.encoder.tokenizer.pad_id()))
     }
 
     fn batch_loss(
@@ -469,7 +436,7 @@ impl<A: AutodiffBackend> Trainer<A> {
             return Ok(0);
         };
         self.best = r.best;
-        self.fused.invalidate();
+        self.engine.invalidate();
         let (ckpt, state) = (r.path, r.state);
         let average = ckpt.join("average.safetensors");
         self.average = if state.average_count > 0 && average.is_file() {
@@ -563,7 +530,7 @@ impl<A: AutodiffBackend> Trainer<A> {
             layer_lr_multipliers(layers, self.config.layer_lr_decay, "")
         };
         let started = Instant::now();
-        self.optimizer.keep_values(self.trains_fused());
+        self.engine.prepare(&mut self.optimizer);
         let accum = self.config.grad_accumulation.max(1);
         let epochs = self.epoch_batches(train);
         let total: usize = Self::ends(&epochs, accum).last().copied().unwrap_or(0);
@@ -612,7 +579,7 @@ impl<A: AutodiffBackend> Trainer<A> {
                     accumulate(&mut grads, g);
                 }
                 let lr = schedule.lr(report.steps);
-                let grad_norm = self.fused.optimizer_step(
+                let grad_norm = self.engine.optimizer_step(
                     &mut self.optimizer,
                     &mut self.encoder.model,
                     grads,
