@@ -8,6 +8,8 @@
 # does not run this.
 #
 #   FOLDS=5 ONLY="1 2 3 4" scripts/finetune-folds.sh [finetune flags...]
+# MODEL=M runs another base model (a folder or a Hub id in the Hugging Face cache; default
+# all-MiniLM-L6-v2).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RETUNE_SHARED:-$root/../shared}
@@ -29,7 +31,7 @@ for k in $only; do
     sed "$((lo + 1)),${hi}d" "$data/train_transactions.jsonl"; } >"$out/train-$k.jsonl"
   ratio=$(awk -v h=$((hi - lo)) -v n="$n" 'BEGIN {printf "%.6f", h / n}')
   log="$out/run-$k.log"
-  target/release/finetune --model "$shared/models/all-MiniLM-L6-v2" \
+  target/release/finetune --model "${MODEL:-$shared/models/all-MiniLM-L6-v2}" \
     --train "$out/train-$k.jsonl" --validation-ratio "$ratio" --corpus "$data/categories.json" \
     --eval "$data/eval_transactions.jsonl" --output "$out/model-$k" --checkpoints false \
     "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }

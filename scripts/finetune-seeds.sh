@@ -6,6 +6,8 @@
 # and the means. Extra arguments go to `finetune` as they are. CI does not run this.
 #
 #   SEEDS="0 1 2" scripts/finetune-seeds.sh [finetune flags...]
+# MODEL=M runs another base model (a folder or a Hub id in the Hugging Face cache; default
+# all-MiniLM-L6-v2).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RETUNE_SHARED:-$root/../shared}
@@ -20,7 +22,7 @@ echo "|---|---|---|---|---|---|---|---|---|"
 rows=()
 for s in $seeds; do
   log="$out/run-$s.log"
-  target/release/finetune --model "$shared/models/all-MiniLM-L6-v2" \
+  target/release/finetune --model "${MODEL:-$shared/models/all-MiniLM-L6-v2}" \
     --train "$data/train_transactions.jsonl" --corpus "$data/categories.json" \
     --eval "$data/eval_transactions.jsonl" --output "$out/model-$s" --checkpoints false \
     --seed "$s" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
