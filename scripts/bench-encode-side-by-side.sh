@@ -20,10 +20,7 @@ shared=${RETUNE_SHARED:-$root/../shared}
 model="$shared/models/all-MiniLM-L6-v2"
 if [ "${1:-}" = "--model" ]; then model="${2:?--model needs a folder or Hub id}"; shift 2; fi
 . "$root/scripts/model-dir.sh"
-dir=$(model_dir "$model")
-flops_per_token=$(linear_flops_per_token "$dir")
-minilm=0
-case "$model" in *all-MiniLM-L6-v2) minilm=1 ;; esac
+bench_model "$model"
 input="$shared/data/seed-week2/eval_transactions.jsonl"
 . "$root/scripts/gemm-rate.sh"
 cd "$root"

@@ -11,3 +11,11 @@ model_dir() {
 linear_flops_per_token() {
   python3 -c "import json,sys; c=json.load(open(sys.argv[1])); h=c['hidden_size']; print(c['num_hidden_layers']*2*(4*h*h+2*h*c['intermediate_size']))" "$1/config.json"
 }
+# Sets `dir`, `flops_per_token` and `minilm` (1 for all-MiniLM-L6-v2, whose scaled anchors the
+# benchmarks print) for the model argument $1.
+bench_model() {
+  dir=$(model_dir "$1")
+  flops_per_token=$(linear_flops_per_token "$dir")
+  minilm=0
+  case "$1" in *all-MiniLM-L6-v2) minilm=1 ;; esac
+}
