@@ -63,10 +63,7 @@ impl<A: AutodiffBackend> StepEngine<A> {
             Kind::Fused => self.step.embed_groups(encoder, groups),
             Kind::Burn => Ok(groups
                 .iter()
-                .map(|(rows, seed)| {
-                    let batch = Batch::pad(rows, encoder.tokenizer.pad_id());
-                    encoder.forward_seeded(&encoder.model, &batch, Some(*seed))
-                })
+                .map(|(rows, seed)| burn_embed(encoder, &encoder.model, rows, *seed))
                 .collect()),
         }
     }
@@ -93,10 +90,7 @@ impl<A: AutodiffBackend> StepEngine<A> {
     ) -> Result<Tensor<A::InnerBackend, 2>, TrainerError> {
         match self.kind {
             Kind::Fused => self.step.embed_detached(encoder, rows, seed),
-            Kind::Burn => {
-                let batch = Batch::pad(rows, encoder.tokenizer.pad_id());
-                Ok(encoder.forward_seeded(frozen, &batch, Some(seed)))
-            }
+            Kind::Burn => Ok(burn_embed(encoder, frozen, rows, seed)),
         }
     }
 
@@ -181,4 +175,16 @@ impl<A: AutodiffBackend> StepEngine<A> {
         self.step
             .optimizer_step(optimizer, model, grads, lr_and_clip)
     }
+}
+
+/// Burn's embeddings of `rows` through `model` (the autodiff model, or its frozen copy),
+/// padded into one batch, with dropout from `seed`.
+fn burn_embed<A: AutodiffBackend, B: burn::tensor::backend::Backend>(
+    encoder: &SentenceEncoder<A>,
+    model: &BertModel<B>,
+    rows: &[&Tokens],
+    seed: u64,
+) -> Tensor<B, 2> {
+    let batch = Batch::pad(rows, encoder.tokenizer.pad_id());
+    encoder.forward_seeded(model, &batch, Some(seed))
 }
