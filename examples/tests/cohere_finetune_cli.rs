@@ -1,4 +1,4 @@
-//! `cohere-finetune` on the course data: `--dry-run` writes and validates the JSONL without
+//! `cohere-finetune` on the project's domain data: `--dry-run` writes and validates the JSONL without
 //! a network; a file with too few queries is refused with the rule; the whole flow runs against
 //! the mock Cohere (upload, validation, fine-tune, wait, evaluation of retrieval alone vs base
 //! rerank vs the fine-tune), and the key never appears in the output.
@@ -8,10 +8,34 @@ use retune_providers::mock::{CohereScenario, MockCohere};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn shared(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
-        .join(p)
+/// The project's domain transactions split 270 train / 30 eval (`split --eval-ratio 0.1`): enough
+/// unique training queries for Cohere's minimum of 256. Returns (train, eval).
+fn domain_split(dir: &Path) -> (PathBuf, PathBuf) {
+    let (train, eval) = (dir.join("train.jsonl"), dir.join("eval.jsonl"));
+    let out = Command::new(env!("CARGO_BIN_EXE_split"))
+        .arg("--input")
+        .arg(repo("fixtures/domain/transactions.jsonl"))
+        .arg("--train")
+        .arg(&train)
+        .arg("--eval")
+        .arg(&eval)
+        .args(["--eval-ratio", "0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (train, eval)
+}
+
+fn line_count(p: &Path) -> usize {
+    std::fs::read_to_string(p).unwrap().lines().count()
+}
+
+fn categories() -> PathBuf {
+    repo("fixtures/domain/categories.json")
 }
 
 fn repo(p: &str) -> PathBuf {
@@ -25,24 +49,25 @@ fn cmd() -> Command {
 }
 
 #[test]
-fn dry_run_writes_the_course_lines_and_validates_them() {
+fn dry_run_writes_two_lines_per_query_and_validates_them() {
     let dir = tempfile::tempdir().unwrap();
+    let (train, _) = domain_split(dir.path());
     let out = cmd()
         .arg("--train")
-        .arg(shared("data/seed-week2/train_transactions.jsonl"))
+        .arg(&train)
         .arg("--corpus")
-        .arg(shared("data/seed-week2/categories.json"))
-        .args(["--name", "course", "--dry-run", "--out"])
-        .arg(dir.path())
+        .arg(categories())
+        .args(["--name", "domain", "--dry-run", "--out"])
+        .arg(dir.path().join("out"))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("deprecated"), "{err}");
     let (items, _) =
-        read_jsonl::<CohereRerankItem>(dir.path().join("cohere-train.jsonl"), ReadMode::Strict)
+        read_jsonl::<CohereRerankItem>(dir.path().join("out/cohere-train.jsonl"), ReadMode::Strict)
             .unwrap();
-    assert_eq!(items.len(), 2 * 260);
+    assert_eq!(items.len(), 2 * line_count(&train));
     for it in &items {
         assert_eq!(it.hard_negatives.len(), 4);
         assert!(!it.hard_negatives.contains(&it.relevant_passages[0]));
@@ -55,14 +80,13 @@ fn dry_run_writes_the_course_lines_and_validates_them() {
 #[test]
 fn too_few_queries_are_refused_before_any_upload() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(shared("data/seed-week2/eval_transactions.jsonl")).unwrap();
-    let small = dir.path().join("small.jsonl");
-    std::fs::write(&small, text).unwrap();
+    let (_, small) = domain_split(dir.path());
+    assert_eq!(line_count(&small), 30);
     let out = cmd()
         .arg("--train")
         .arg(&small)
         .arg("--corpus")
-        .arg(shared("data/seed-week2/categories.json"))
+        .arg(categories())
         .args([
             "--name",
             "small",
@@ -77,7 +101,7 @@ fn too_few_queries_are_refused_before_any_upload() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("66 unique queries; Cohere needs at least 256"),
+        err.contains("30 unique queries; Cohere needs at least 256"),
         "{err}"
     );
     assert!(err.contains("nothing uploaded"), "{err}");
@@ -90,18 +114,19 @@ fn the_whole_flow_against_the_mock_cohere() {
         ..CohereScenario::default()
     });
     let dir = tempfile::tempdir().unwrap();
+    let (train, eval) = domain_split(dir.path());
     let out = cmd()
         .arg("--train")
-        .arg(shared("data/seed-week2/train_transactions.jsonl"))
+        .arg(&train)
         .arg("--corpus")
-        .arg(shared("data/seed-week2/categories.json"))
+        .arg(categories())
         .arg("--eval")
-        .arg(shared("data/seed-week2/eval_transactions.jsonl"))
+        .arg(&eval)
         .arg("--retriever")
         .arg(repo("fixtures/tiny-bert"))
-        .args(["--name", "rerank-course", "--poll-seconds", "0.01"])
+        .args(["--name", "rerank-domain", "--poll-seconds", "0.01"])
         .args(["--base-url", &mock.base_url(), "--out"])
-        .arg(dir.path())
+        .arg(dir.path().join("out"))
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
         .env("CO_API_KEY", "co-secret-key-xyz")
@@ -128,13 +153,14 @@ fn the_whole_flow_against_the_mock_cohere() {
     assert!(!stdout.contains("co-secret") && !stderr.contains("co-secret"));
     assert_eq!(mock.count("POST", "/v1/datasets"), 1);
     assert_eq!(mock.count("POST", "/v1/finetuning/finetuned-models"), 1);
-    // 66 eval queries, each re-ranked by both models
-    assert_eq!(mock.count("POST", "/v2/rerank"), 2 * 66);
-    let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("finetune.json")).unwrap())
-            .unwrap();
+    // every eval query, re-ranked by both models
+    assert_eq!(mock.count("POST", "/v2/rerank"), 2 * line_count(&eval));
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/finetune.json")).unwrap(),
+    )
+    .unwrap();
     assert!(record["rerank_model"].as_str().unwrap().ends_with("-ft"));
-    assert!(dir.path().join("eval/metrics.json").exists());
+    assert!(dir.path().join("out/eval/metrics.json").exists());
 }
 
 #[test]
@@ -144,11 +170,12 @@ fn evaluate_reranks_with_cohere_through_the_same_contract() {
         ..CohereScenario::default()
     });
     let dir = tempfile::tempdir().unwrap();
+    let (_, eval) = domain_split(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_evaluate"))
         .arg("--queries")
-        .arg(shared("data/seed-week2/eval_transactions.jsonl"))
+        .arg(&eval)
         .arg("--corpus")
-        .arg(shared("data/seed-week2/categories.json"))
+        .arg(categories())
         .arg("--model")
         .arg(repo("fixtures/tiny-bert"))
         .args([
@@ -177,5 +204,5 @@ fn evaluate_reranks_with_cohere_through_the_same_contract() {
         stdout.contains("| tiny + cohere:rerank-english-v3.0 |"),
         "{stdout}"
     );
-    assert_eq!(mock.count("POST", "/v2/rerank"), 66);
+    assert_eq!(mock.count("POST", "/v2/rerank"), line_count(&eval));
 }

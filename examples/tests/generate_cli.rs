@@ -11,10 +11,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn shared(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
-        .join(p)
+/// The project's own 20 categories.
+fn categories() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/domain/categories.json")
 }
 
 fn lines(p: &Path) -> usize {
@@ -42,7 +41,7 @@ fn killed_mid_run_then_resumed_ends_with_count_unique_records() {
     let run = |count: usize| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_generate"));
         c.arg("--categories")
-            .arg(shared("data/seed-week2/categories.json"))
+            .arg(categories())
             .args(["--count", &count.to_string(), "--concurrency", "2"])
             .args([
                 "--base-url",
@@ -75,7 +74,7 @@ fn killed_mid_run_then_resumed_ends_with_count_unique_records() {
     assert!(bad.is_empty());
     assert_eq!(all.len(), 60);
     assert_eq!(all.iter().map(dedup_key).collect::<HashSet<_>>().len(), 60);
-    // 27 categories: 60 = 6 x 3 + 21 x 2
+    // 20 categories: 60 = 20 x 3
     let per: Vec<usize> = {
         let mut m = std::collections::BTreeMap::<&str, usize>::new();
         for t in &all {
@@ -83,8 +82,8 @@ fn killed_mid_run_then_resumed_ends_with_count_unique_records() {
         }
         m.into_values().collect()
     };
-    assert_eq!(per.len(), 27);
-    assert!(per.iter().all(|&n| n == 2 || n == 3), "{per:?}");
+    assert_eq!(per.len(), 20);
+    assert!(per.iter().all(|&n| n == 3), "{per:?}");
     // a larger count continues; nothing is asked twice beyond requests in flight at the kill
     let more = run(70).output().unwrap();
     assert!(more.status.success());

@@ -17,7 +17,7 @@ fn tx(i: usize) -> Transaction {
         amount: 10.0 + i as f64,
         spend_program_name: "Annual Software Budget".into(),
         trip_name: None,
-        expense_category: "Software & Licenses".into(),
+        expense_category: "Software Subscriptions".into(),
     }
 }
 
@@ -80,8 +80,7 @@ fn approve_skip_edit_undo_errors_and_resume_after_kill() {
     let output = dir.path().join("cleaned.jsonl");
     let items: Vec<Transaction> = (0..5).map(tx).collect();
     write_jsonl_atomic(&input, &items).unwrap();
-    let cats =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/seed-week2/categories.json");
+    let cats = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/domain/categories.json");
     let server = support::start(&input, &output, Some(&cats));
     let api = Api::new(&server.url);
 
@@ -93,14 +92,14 @@ fn approve_skip_edit_undo_errors_and_resume_after_kill() {
 
     assert_eq!(api.post("/api/items/0/approve", json!({})).0, 200);
     let mut edited = serde_json::to_value(tx(1)).unwrap();
-    edited["expense_category"] = "Travel: Airfare".into();
+    edited["expense_category"] = "Airfare".into();
     edited["merchant_category"] = json!(["Airlines", "Travel"]);
     let (s, r) = api.post("/api/items/1/approve", json!({"record": edited}));
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["progress"]["current"], 2);
     assert_eq!(api.post("/api/items/2/skip", json!({})).0, 200);
     assert_eq!(cleaned(&output).len(), 2);
-    assert_eq!(cleaned(&output)[1].expense_category, "Travel: Airfare");
+    assert_eq!(cleaned(&output)[1].expense_category, "Airfare");
 
     // undo takes back the skip
     let (s, r) = api.post("/api/undo", json!({}));
@@ -153,10 +152,13 @@ fn approve_skip_edit_undo_errors_and_resume_after_kill() {
     assert_eq!(state["progress"]["approved"], 2);
     assert_eq!(state["progress"]["skipped"], 0);
     assert_eq!(state["progress"]["current"], 2);
-    assert_eq!(state["items"][1]["expense_category"], "Travel: Airfare");
+    assert_eq!(state["items"][1]["expense_category"], "Airfare");
     let (_, item) = api.get("/api/items/1");
     assert_eq!(item["status"], "approved");
-    assert_eq!(item["original"]["expense_category"], "Software & Licenses");
+    assert_eq!(
+        item["original"]["expense_category"],
+        "Software Subscriptions"
+    );
     assert_eq!(cleaned(&output).len(), 2);
 }
 

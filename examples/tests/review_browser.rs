@@ -44,11 +44,11 @@ fn untrusted_text_stays_text_and_hotkeys_decide() {
         amount,
         spend_program_name: "Annual Software Budget\"><svg onload=alert(3)>".into(),
         trip_name: None,
-        expense_category: "Software & Licenses".into(),
+        expense_category: "Software Subscriptions".into(),
     };
     let items = vec![mk(evil, 12.5), mk("Second", 20.0), mk("Third", 30.0)];
     write_jsonl_atomic(&input, &items).unwrap();
-    let cats = repo().join("../shared/data/seed-week2/categories.json");
+    let cats = repo().join("fixtures/domain/categories.json");
     let server = support::start(&input, &output, Some(&cats));
     let out = Command::new("node")
         .arg(repo().join("examples/tests/e2e/review.mjs"))

@@ -12,9 +12,9 @@ fn json_output_matches_trec_eval_reference() {
     let refs: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/trec_eval_cases.json"
+            "/../fixtures/reference/trec_eval_cases.json"
         ))
-        .expect("shared/reference/trec_eval_cases.json beside the checkout"),
+        .expect("fixtures/reference/trec_eval_cases.json (scripts/make-reference.sh)"),
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
-//! Parity with trec_eval: every value of every case in `shared/reference/trec_eval_cases.json`
-//! (computed by pytrec_eval-terrier 0.5.11) within 1e-9, through the in-memory API and through
+//! Parity with trec_eval: every value of every case in `fixtures/reference/trec_eval_cases.json`
+//! (computed by pytrec_eval-terrier 0.5.11 in `scripts/make-reference.sh`) within 1e-9, through the in-memory API and through
 //! the TREC file readers.
 
 use retune_metrics::{
@@ -14,15 +14,11 @@ use std::path::PathBuf;
 const TOL: f64 = 1e-9;
 
 fn reference() -> Value {
-    let root = std::env::var_os("RETUNE_SHARED").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-        PathBuf::from,
-    );
-    let path = root.join("reference/trec_eval_cases.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/reference/trec_eval_cases.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}. The parity reference lives in the read-only shared/ folder beside the \
-             checkout (or set RETUNE_SHARED)",
+            "{}: {e}. scripts/make-reference.sh writes it with trec_eval (pytrec_eval-terrier)",
             path.display()
         )
     });

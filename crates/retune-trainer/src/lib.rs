@@ -11,7 +11,7 @@
 //! use retune_data::Embedder;
 //! use retune_trainer::{EncoderConfig, SentenceEncoder, backend::{Cpu, cpu_device}};
 //!
-//! let encoder = SentenceEncoder::<Cpu>::load(&EncoderConfig::new("../shared/models/all-MiniLM-L6-v2"), &cpu_device())?;
+//! let encoder = SentenceEncoder::<Cpu>::load(&EncoderConfig::new("sentence-transformers/all-MiniLM-L6-v2"), &cpu_device())?;
 //! let vectors = encoder.embed(&["Uber ride to the airport", "Travel: Ground Transport"])?;
 //! assert_eq!(vectors[0].len(), 384);
 //! # Ok::<(), retune_trainer::TrainerError>(())

@@ -1,5 +1,5 @@
-//! Parity of every BERT-shaped family beside BERT with sentence-transformers 6.3, on the tiny
-//! random models of `shared/reference/arch/` (MPNet with its relative position bias,
+//! Parity of every BERT-shaped family beside BERT with sentence-transformers 6.2, on the tiny
+//! random models of `fixtures/reference/arch/` (written by `scripts/make-reference.sh`) (MPNet with its relative position bias,
 //! XLM-RoBERTa with positions from `pad_token_id + 1` and a Unigram tokenizer):
 //!
 //! - token ids equal sentence-transformers' `input_ids` (empty, one-letter, far-too-long,
@@ -15,7 +15,7 @@
 //!   noise there;
 //! - an export reloads to the same embeddings, under the family's Hugging Face names.
 
-use crate::common::{cosine, shared};
+use crate::common::{cosine, fixture, real_model};
 use burn::tensor::backend::AutodiffBackend;
 use retune_trainer::backend::{Cpu, CpuAutodiff, cpu_device};
 use retune_trainer::loss::LossConfig;
@@ -25,7 +25,7 @@ use safetensors::SafeTensors;
 use serde_json::Value;
 
 fn reference(name: &str) -> Value {
-    let path = shared(&format!("reference/arch/{name}.reference.json"));
+    let path = fixture(&format!("arch/{name}.reference.json"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -64,10 +64,14 @@ fn load(dir: &str, batch: usize, engine: Engine) -> SentenceEncoder<Cpu> {
 }
 
 fn embeddings_match(name: &str, family: Family) {
-    let r = reference(name);
-    let dir = shared(&format!("reference/arch/{name}"));
+    embeddings_match_in(&fixture(&format!("arch/{name}")), &reference(name), family);
+}
+
+/// The token ids and embeddings of reference `r` (a `NAME.reference.json`) from the model in `dir`.
+pub(crate) fn embeddings_match_in(dir: &std::path::Path, r: &Value, family: Family) {
+    let name = dir.file_name().unwrap().to_string_lossy();
     let dir = dir.to_str().unwrap();
-    let (texts, want) = texts_and_embeddings(&r);
+    let (texts, want) = texts_and_embeddings(r);
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let enc = load(dir, 32, Engine::Auto);
     assert_eq!(enc.model().family, family);
@@ -123,7 +127,7 @@ fn is_linear(name: &str, shape: &[usize]) -> bool {
 
 fn gradients_match(name: &str) {
     let r = reference(name);
-    let dir = shared(&format!("reference/arch/{name}"));
+    let dir = fixture(&format!("arch/{name}"));
     let mnrl = &r["mnrl"];
     let anchors = strings(&mnrl["anchors"]);
     let positives = strings(&mnrl["positives"]);
@@ -140,10 +144,7 @@ fn gradients_match(name: &str) {
         .collect();
     let refs: Vec<&TrainExample> = examples.iter().collect();
     let want_loss = mnrl["loss"].as_f64().unwrap();
-    let bytes = std::fs::read(shared(&format!(
-        "reference/arch/{name}.mnrl_grads.safetensors"
-    )))
-    .unwrap();
+    let bytes = std::fs::read(fixture(&format!("arch/{name}.mnrl_grads.safetensors"))).unwrap();
     let want = SafeTensors::deserialize(&bytes).unwrap();
     for engine in [Engine::Burn, Engine::Fused] {
         let cfg = EncoderConfig::new(dir.to_str().unwrap()).with_engine(engine);
@@ -162,7 +163,7 @@ fn gradients_match(name: &str) {
         );
         let mut checked = 0;
         for (full, view) in want.tensors() {
-            let hf = full.strip_prefix("0.model.").unwrap_or(&full);
+            let hf = full.as_str();
             let w: Vec<f32> = view
                 .data()
                 .chunks_exact(4)
@@ -217,7 +218,7 @@ fn export_keeps_the_family_names_and_embeddings() {
             "encoder.layer.1.attention.self.query.weight",
         ),
     ] {
-        let dir = shared(&format!("reference/arch/{name}"));
+        let dir = fixture(&format!("arch/{name}"));
         let enc = load(dir.to_str().unwrap(), 8, Engine::Fused);
         let out = tempfile::tempdir().unwrap();
         let saved = out.path().join("model");
@@ -244,19 +245,8 @@ fn export_keeps_the_family_names_and_embeddings() {
 #[test]
 fn real_all_mpnet_base_v2_embeds_as_sentence_transformers() {
     const ID: &str = "sentence-transformers/all-mpnet-base-v2";
-    if retune_trainer::resolve_model(ID).is_err() {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../scripts/install-model.sh"
-        );
-        let status = std::process::Command::new("bash")
-            .arg(script)
-            .arg(ID)
-            .status()
-            .unwrap();
-        assert!(status.success(), "{script} {ID} failed: {status}");
-    }
-    let path = shared("reference/mpnet_reference_embeddings.json");
+    real_model(ID);
+    let path = fixture("mpnet_embeddings.json");
     let r: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let (texts, want) = texts_and_embeddings(&r);
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -276,7 +266,7 @@ fn real_all_mpnet_base_v2_embeds_as_sentence_transformers() {
 }
 
 fn reranker(engine: Engine) -> retune_trainer::cross::CrossEncoder<Cpu> {
-    let dir = shared("reference/arch/tiny-xlm-roberta-reranker");
+    let dir = fixture("arch/tiny-xlm-roberta-reranker");
     let config = retune_trainer::cross::CrossEncoderConfig {
         max_length: 128,
         ..retune_trainer::cross::CrossEncoderConfig::new(dir.to_string_lossy())
@@ -350,7 +340,7 @@ fn xlm_roberta_reranker_scores_as_sentence_transformers() {
 #[test]
 fn xlm_roberta_reranker_trains_alike_on_both_engines() {
     use retune_trainer::cross::{CrossLoss, CrossTrainConfig, CrossTrainer, RerankGroup};
-    let dir = shared("reference/arch/tiny-xlm-roberta-reranker");
+    let dir = fixture("arch/tiny-xlm-roberta-reranker");
     let cats = [
         "Travel: Airfare",
         "Meals",

@@ -8,23 +8,22 @@
 
 use crate::common;
 
-use common::{cosine, max_abs_diff, shared};
+use common::{MINILM, cosine, fixture, max_abs_diff, real_model};
 use retune_trainer::backend::Gpu;
 use retune_trainer::{EncoderConfig, SentenceEncoder};
 
 #[test]
 fn cuda_embeddings_match_sentence_transformers() {
-    let refs: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(shared("reference/minilm_reference_embeddings.json")).unwrap(),
-    )
-    .unwrap();
+    let refs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("minilm_embeddings.json")).unwrap())
+            .unwrap();
     let texts: Vec<&str> = refs["texts"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    let dir = shared("models/all-MiniLM-L6-v2");
+    let dir = real_model(MINILM);
     let enc = SentenceEncoder::<Gpu>::load(
         &EncoderConfig::new(dir.to_str().unwrap()),
         &Default::default(),

@@ -1,12 +1,12 @@
 //! The fused CPU inference path against the Burn model it copies: the same embeddings within
 //! 1e-5 (max abs difference; both are f32 with different summation orders and the fused GELU
 //! uses an erf approximation good to 1.5e-7) on the tiny fixture for every pooling mode, with and
-//! without normalization, for pairs with token types, and on all-MiniLM-L6-v2 for the course
-//! transactions. Changing the weights through `model_mut` reaches the fused path.
+//! without normalization, for pairs with token types, and on all-MiniLM-L6-v2 for the project's
+//! domain transactions. Changing the weights through `model_mut` reaches the fused path.
 
 use crate::common;
 
-use common::{max_abs_diff, shared};
+use common::{MINILM, domain_pairs, max_abs_diff, real_model};
 use retune_trainer::backend::{Cpu, cpu_device};
 use retune_trainer::fixture::tiny_bert_dir;
 use retune_trainer::fused::FusedBert;
@@ -119,19 +119,13 @@ fn changing_the_weights_reaches_the_fused_path() {
 }
 
 #[test]
-fn minilm_agrees_with_burn_on_the_course_transactions() {
-    let dir = shared("models/all-MiniLM-L6-v2");
-    let texts: Vec<String> =
-        std::fs::read_to_string(shared("data/seed-week2/eval_transactions.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["input"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+fn minilm_agrees_with_burn_on_domain_transactions() {
+    let dir = real_model(MINILM);
+    let texts: Vec<String> = domain_pairs()
+        .into_iter()
+        .take(80)
+        .map(|(t, _)| t)
+        .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let a = load(dir.to_str().unwrap(), Engine::Burn, 32)
         .encode(&refs)

@@ -1,7 +1,7 @@
 //! Training steps through the fused CPU path against Burn's autodiff: one batch's loss and
 //! every parameter's gradient agree, with dropout on (both draw the same masks from the same
 //! seed), for every pooling mode with and without normalization, for MNRL with a hard negative
-//! and for a batch-triplet loss, on the tiny fixture and on all-MiniLM-L6-v2 with course
+//! and for a batch-triplet loss, on the tiny fixture and on all-MiniLM-L6-v2 with domain
 //! transactions.
 //!
 //! Tolerance, per gradient tensor: max abs difference <= 2e-4 x the tensor's largest magnitude
@@ -9,7 +9,7 @@
 //! sequences, other GEMM blockings), and the fused GELU uses an erf approximation good to
 //! 1.5e-7; measured differences are below 1e-5 relative on the tiny model (printed).
 
-use crate::common::shared;
+use crate::common::{MINILM, domain_pairs, real_model};
 use retune_trainer::backend::{CpuAutodiff, cpu_device};
 use retune_trainer::fixture::tiny_bert_dir;
 use retune_trainer::loss::LossConfig;
@@ -137,21 +137,17 @@ fn tiny_model_fused_gradients_equal_autodiff_with_dropout() {
 }
 
 #[test]
-fn minilm_fused_gradients_equal_autodiff_on_course_transactions() {
-    let dir = shared("models/all-MiniLM-L6-v2");
-    let text = std::fs::read_to_string(shared("data/seed-week2/train_transactions.jsonl")).unwrap();
-    let ex: Vec<TrainExample> = text
-        .lines()
+fn minilm_fused_gradients_equal_autodiff_on_domain_transactions() {
+    let dir = real_model(MINILM);
+    let ex: Vec<TrainExample> = domain_pairs()
+        .into_iter()
         .take(8)
         .enumerate()
-        .map(|(i, l)| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            TrainExample {
-                anchor: v["input"].as_str().unwrap().to_owned(),
-                positive: v["expected"][0].as_str().unwrap().to_owned(),
-                negatives: vec![],
-                label: i as i64,
-            }
+        .map(|(i, (anchor, positive))| TrainExample {
+            anchor,
+            positive,
+            negatives: vec![],
+            label: i as i64,
         })
         .collect();
     let mnrl = LossConfig::Mnrl {

@@ -1,5 +1,5 @@
 //! Loss values and gradients against sentence-transformers 6.2
-//! (`shared/reference/st_loss_cases.json`, computed in float64 on fixed embeddings).
+//! (`fixtures/reference/st_loss_cases.json`, written by `scripts/make-reference.sh`, computed in float64 on fixed embeddings).
 //!
 //! Tolerances: values within 1e-5 relative (f32 arithmetic against f64); gradients within
 //! 2e-5 absolute plus 1e-4 relative of each element, the noise of f32 normalizations and
@@ -8,7 +8,7 @@
 use crate::common;
 
 use burn::tensor::{Tensor, TensorData};
-use common::shared;
+use common::fixture;
 use retune_trainer::backend::{CpuAutodiff, cpu_device};
 use retune_trainer::loss::{
     TripletDistance, batch_all, batch_hard, batch_semi_hard, mnrl, triplet,
@@ -90,10 +90,9 @@ fn run_case(case: &Value) -> (f64, Vec<Vec<f32>>) {
 
 #[test]
 fn every_loss_case_matches_values_and_gradients() {
-    let refs: Value = serde_json::from_str(
-        &std::fs::read_to_string(shared("reference/st_loss_cases.json")).unwrap(),
-    )
-    .unwrap();
+    let refs: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("st_loss_cases.json")).unwrap())
+            .unwrap();
     let cases = refs["cases"].as_array().unwrap();
     assert!(cases.len() >= 18);
     for (i, case) in cases.iter().enumerate() {

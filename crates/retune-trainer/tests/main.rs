@@ -4,6 +4,7 @@
 mod arch_parity;
 mod cached_mnrl;
 mod common;
+mod course_suite;
 mod cross_encoder;
 mod cuda_parity;
 mod fused_parity;
