@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Encoding speed side by side: retune's `embed --bench` (Burn model, fused CPU path, and the
+# Encoding speed side by side: retune's `retune bench encode` (Burn model, fused CPU path, and the
 # bf16 AMX path where the CPU has it) on the
 # course eval transactions, between two measurements of this machine's fp32 GEMM rate (numpy's
 # OpenBLAS, 2 threads, the encoder's largest product). The machines are shared and their speed
@@ -24,9 +24,9 @@ bench_model "$model"
 input="$shared/data/seed-week2/eval_transactions.jsonl"
 . "$root/scripts/gemm-rate.sh"
 cd "$root"
-cargo build --release -q -p retune-examples --bin embed
+cargo build --release -q -p retune-examples --bin retune
 g1=$(gemm_rate)
-table=$(./target/release/embed --model "$model" --input "$input" --field input --bench --repeats 5 2>/dev/null)
+table=$(./target/release/retune bench encode --model "$model" --input "$input" --field input --repeats 5 2>/dev/null)
 g2=$(gemm_rate)
 echo "$table"
 st32=""
@@ -36,8 +36,8 @@ if [ "${1:-}" = "--st" ]; then
   # texts/s at batch 1, 8, 32 and peak RSS (MB), then retune's fused engine alone for its RSS
   read -r st1 st8 st32 strss < <("$py" scripts/st/encode.py "$dir" "$input" input 5 2>/dev/null)
   rss_file=$(mktemp)
-  /usr/bin/time -f %M -o "$rss_file" ./target/release/embed --model "$model" --input "$input" \
-    --field input --bench --repeats 1 --engine fused >/dev/null 2>&1
+  /usr/bin/time -f %M -o "$rss_file" ./target/release/retune bench encode --model "$model" --input "$input" \
+    --field input --repeats 1 --engine fused >/dev/null 2>&1
   rtrss=$(tail -1 "$rss_file"); rm -f "$rss_file"
   echo
   echo "sentence-transformers run now (same texts, batch 1 / 8 / 32): $st1 / $st8 / $st32 texts/s, peak RSS $strss MB"

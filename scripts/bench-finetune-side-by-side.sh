@@ -16,7 +16,7 @@ data="$shared/data/seed-week2"
 rounds=${1:-2}
 . "$root/scripts/st-venv.sh"
 cd "$root"
-cargo build --release -q -p retune-examples --bin finetune
+cargo build --release -q -p retune-examples --bin retune
 py=$(st_python)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -28,7 +28,7 @@ for loss in mnrl semihard; do
     read -r s steps r1 _ _ _ rss < <("$py" scripts/st/finetune.py "$model" "$data/train_transactions.jsonl" \
       "$data/categories.json" "$data/eval_transactions.jsonl" "$loss" validate 2>/dev/null | tail -1)
     echo "| $loss | $r | sentence-transformers | $s | $steps | $r1 | $rss |"
-    /usr/bin/time -f %M -o "$out/rss" ./target/release/finetune --model "$model" \
+    /usr/bin/time -f %M -o "$out/rss" ./target/release/retune finetune --model "$model" \
       --train "$data/train_transactions.jsonl" --corpus "$data/categories.json" \
       --eval "$data/eval_transactions.jsonl" --output "$out/model" --checkpoints false --seed 0 \
       --loss "$flag" --epochs 5 --lr 2e-5 --warmup-ratio 0.1 --batch-size 16 --symmetric false \

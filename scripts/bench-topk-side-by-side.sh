@@ -14,10 +14,10 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install --quiet numpy
 fi
 cd "$root"
-cargo build --release -q -p retune-examples --bin bench-topk
+cargo build --release -q -p retune-examples --bin retune
 secs() { printf '%s\n' "$1" | tail -1 | awk -F'|' '{gsub(/ /, "", $8); print $8}'; }
-gemm=$(./target/release/bench-topk --queries "$q" --docs "$d" --dim "$dim" --k "$k" --kernel gemm | tee /dev/stderr)
-amx=$(./target/release/bench-topk --queries "$q" --docs "$d" --dim "$dim" --k "$k" --kernel amx | tee /dev/stderr)
+gemm=$(./target/release/retune bench topk --queries "$q" --docs "$d" --dim "$dim" --k "$k" --kernel gemm | tee /dev/stderr)
+amx=$(./target/release/retune bench topk --queries "$q" --docs "$d" --dim "$dim" --k "$k" --kernel amx | tee /dev/stderr)
 rs=$(secs "$gemm")
 ra=$(secs "$amx")
 np=$("$venv/bin/python" - "$q" "$d" "$dim" "$k" <<'PY'

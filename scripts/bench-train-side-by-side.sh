@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Training speed side by side: retune's `bench-train` (MNRL steps through Burn's autodiff and
+# Training speed side by side: `retune bench train` (MNRL steps through Burn's autodiff and
 # through the fused CPU path, batch 16 and 32, each in its own process) between two
 # measurements of this machine's fp32 GEMM rate, with PyTorch's anchor (one MNRL step on
 # 2 x 16 sequences of 64 tokens in 1.02 s, i.e. 2,010 tokens/s, when torch's GEMM ran at
@@ -28,9 +28,9 @@ train="$shared/data/seed-week2/train_transactions.jsonl"
 . "$root/scripts/gemm-rate.sh"
 steps=${STEPS:-7}
 cd "$root"
-cargo build --release -q -p retune-examples --bin bench-train
+cargo build --release -q -p retune-examples --bin retune
 g1=$(gemm_rate)
-table=$(./target/release/bench-train --model "$dir" --train "$train" --steps "$steps" 2>/dev/null)
+table=$(./target/release/retune bench train --model "$dir" --train "$train" --steps "$steps" 2>/dev/null)
 g2=$(gemm_rate)
 echo "$table"
 if [ "${1:-}" = "--st" ]; then
@@ -42,7 +42,7 @@ if [ "${1:-}" = "--st" ]; then
   for b in 16 32; do
     # the same pairs, warm-up and step count as bench-train, in PyTorch, beside a fused child
     read -r sps tps rss < <("$py" scripts/st/train_step.py "$dir" "$train" "$b" "$steps" 2>/dev/null | tail -1)
-    fused=$(./target/release/bench-train --model "$dir" --train "$train" --steps "$steps" --batch-sizes "$b" \
+    fused=$(./target/release/retune bench train --model "$dir" --train "$train" --steps "$steps" --batch-sizes "$b" \
       --engines fused 2>/dev/null | awk -F'|' '$3 ~ /fused/ {print $7 + 0}')
     awk -v b="$b" -v s="$sps" -v t="$tps" -v r="$rss" -v f="$fused" \
       'BEGIN { printf "| %d | %.3f | %.0f | %.0f | %.0f | %.2fx |\n", b, s, t, r, f, f / t }'

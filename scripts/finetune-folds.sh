@@ -17,7 +17,7 @@ data="$shared/data/seed-week2"
 folds=${FOLDS:-5}
 only=${ONLY:-$(seq 0 $((folds - 1)))}
 cd "$root"
-cargo build --release -q -p retune-examples --bin finetune
+cargo build --release -q -p retune-examples --bin retune
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 n=$(wc -l <"$data/train_transactions.jsonl")
@@ -31,7 +31,7 @@ for k in $only; do
     sed "$((lo + 1)),${hi}d" "$data/train_transactions.jsonl"; } >"$out/train-$k.jsonl"
   ratio=$(awk -v h=$((hi - lo)) -v n="$n" 'BEGIN {printf "%.6f", h / n}')
   log="$out/run-$k.log"
-  target/release/finetune --model "${MODEL:-$shared/models/all-MiniLM-L6-v2}" \
+  target/release/retune finetune --model "${MODEL:-$shared/models/all-MiniLM-L6-v2}" \
     --train "$out/train-$k.jsonl" --validation-ratio "$ratio" --corpus "$data/categories.json" \
     --eval "$data/eval_transactions.jsonl" --output "$out/model-$k" --checkpoints false \
     "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }

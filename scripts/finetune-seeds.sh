@@ -14,7 +14,7 @@ shared=${RETUNE_SHARED:-$root/../shared}
 data="$shared/data/seed-week2"
 seeds=${SEEDS:-0 1 2}
 cd "$root"
-cargo build --release -q -p retune-examples --bin finetune
+cargo build --release -q -p retune-examples --bin retune
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "| flags | seed | best validation MRR@10 (step) | eval R@1 | R@3 | R@5 | MRR@5 | validated run's eval R@1 | training s |"
@@ -22,7 +22,7 @@ echo "|---|---|---|---|---|---|---|---|---|"
 rows=()
 for s in $seeds; do
   log="$out/run-$s.log"
-  target/release/finetune --model "${MODEL:-$shared/models/all-MiniLM-L6-v2}" \
+  target/release/retune finetune --model "${MODEL:-$shared/models/all-MiniLM-L6-v2}" \
     --train "$data/train_transactions.jsonl" --corpus "$data/categories.json" \
     --eval "$data/eval_transactions.jsonl" --output "$out/model-$s" --checkpoints false \
     --seed "$s" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 /// Compare retrieval systems on the same queries.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "evaluate", version, about)]
+#[command(name = "evaluate")]
 pub struct EvaluateArgs {
     /// Queries in the course format (`{input, expected}`).
     #[arg(long)]

@@ -1,8 +1,8 @@
-//! Shared helpers of the example binaries: choosing the backend and device in one place, and
-//! reading texts from JSONL. Each binary in `src/bin` is a thin clap front over the crates; the
-//! ones that run Burn keep their code here (`cli`, `finetune`, `evaluate`) and call one
-//! non-generic function, so a release build monomorphizes the Burn stack once, in this
-//! library, instead of once per binary (the eight Burn binaries took 60-100 s each to build).
+//! The `retune` program's library: its subcommands (`cli`), the finetune and evaluate steps,
+//! reports, charts, the runs log and the review server, with the helpers they share: choosing the
+//! backend and device in one place, and reading texts from JSONL. The steps that run Burn call
+//! one non-generic function each, so a release build monomorphizes the Burn stack once, in
+//! this library.
 #![warn(missing_docs)]
 
 pub mod alloc;

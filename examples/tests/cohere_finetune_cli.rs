@@ -12,7 +12,7 @@ use std::process::Command;
 /// unique training queries for Cohere's minimum of 256. Returns (train, eval).
 fn domain_split(dir: &Path) -> (PathBuf, PathBuf) {
     let (train, eval) = (dir.join("train.jsonl"), dir.join("eval.jsonl"));
-    let out = Command::new(env!("CARGO_BIN_EXE_split"))
+    let out = crate::support::retune("split")
         .arg("--input")
         .arg(repo("fixtures/domain/transactions.jsonl"))
         .arg("--train")
@@ -43,7 +43,7 @@ fn repo(p: &str) -> PathBuf {
 }
 
 fn cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cohere-finetune"));
+    let mut c = crate::support::retune("cohere-finetune");
     c.env_remove("CO_API_KEY");
     c
 }
@@ -171,7 +171,7 @@ fn evaluate_reranks_with_cohere_through_the_same_contract() {
     });
     let dir = tempfile::tempdir().unwrap();
     let (_, eval) = domain_split(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_evaluate"))
+    let out = crate::support::retune("evaluate")
         .arg("--queries")
         .arg(&eval)
         .arg("--corpus")

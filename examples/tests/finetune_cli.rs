@@ -8,7 +8,7 @@ use std::process::Command;
 fn push_to_hub_without_a_token_fails_before_training() {
     let out_dir = tempfile::tempdir().unwrap();
     let output = out_dir.path().join("model");
-    let run = Command::new(env!("CARGO_BIN_EXE_finetune"))
+    let run = crate::support::retune("finetune")
         .args([
             "--model",
             "does-not-matter",
@@ -29,7 +29,7 @@ fn push_to_hub_without_a_token_fails_before_training() {
         "{stderr}"
     );
     assert!(!output.exists(), "nothing written");
-    let bad_id = Command::new(env!("CARGO_BIN_EXE_finetune"))
+    let bad_id = crate::support::retune("finetune")
         .args(["--model", "m", "--train", "t.jsonl", "--output"])
         .arg(&output)
         .args(["--push-to-hub", "no-owner"])
@@ -51,7 +51,7 @@ fn repo() -> PathBuf {
 /// The fixture's domain transactions split by the `split` binary into `dir`: (train, eval).
 fn split(dir: &Path, eval_ratio: &str) -> (PathBuf, PathBuf) {
     let (train, eval) = (dir.join("train.jsonl"), dir.join("eval.jsonl"));
-    let split = Command::new(env!("CARGO_BIN_EXE_split"))
+    let split = crate::support::retune("split")
         .arg("--input")
         .arg(repo().join("fixtures/domain/transactions.jsonl"))
         .arg("--train")
@@ -71,7 +71,7 @@ fn split(dir: &Path, eval_ratio: &str) -> (PathBuf, PathBuf) {
 
 /// `finetune` of the tiny fixture model on `train` against the fixture's categories.
 fn tiny_finetune(train: &Path, output: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_finetune"));
+    let mut cmd = crate::support::retune("finetune");
     cmd.arg("--model")
         .arg(repo().join("fixtures/tiny-bert"))
         .arg("--train")

@@ -7,7 +7,7 @@ use retune_providers::mock::{MockOpenAi, MockReply};
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ fn killed_mid_run_then_resumed_ends_with_count_unique_records() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("generated.jsonl");
     let run = |count: usize| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_generate"));
+        let mut c = crate::support::retune("generate");
         c.arg("--categories")
             .arg(categories())
             .args(["--count", &count.to_string(), "--concurrency", "2"])

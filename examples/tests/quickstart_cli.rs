@@ -3,17 +3,17 @@
 //! `quickstart` end to end.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
 }
 
-fn run(bin: &str, args: &[&std::ffi::OsStr]) -> Output {
-    let out = Command::new(bin).args(args).output().unwrap();
+fn run(step: &str, args: &[&std::ffi::OsStr]) -> Output {
+    let out = crate::support::retune(step).args(args).output().unwrap();
     assert!(
         out.status.success(),
-        "{bin} failed:\n{}",
+        "retune {step} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
@@ -73,12 +73,12 @@ fn split_is_seeded_stratified_and_leak_free() {
         "0.2".as_ref(),
         "--stratify".as_ref(),
     ];
-    run(env!("CARGO_BIN_EXE_split"), &args);
+    run("split", &args);
     let (train, eval) = (lines(&t), lines(&e));
     assert_eq!(train.len() + eval.len(), 300);
     assert_eq!(eval.len(), 60); // 20 categories x round(15 x 0.2)
     let first = std::fs::read(&e).unwrap();
-    run(env!("CARGO_BIN_EXE_split"), &args);
+    run("split", &args);
     assert_eq!(std::fs::read(&e).unwrap(), first, "same seed, same split");
     for item in &eval {
         assert!(!train.contains(item));
@@ -90,7 +90,7 @@ fn split_is_seeded_stratified_and_leak_free() {
         "{\"input\":\"a\",\"expected\":[\"X\"]}\n{\"input\":3}\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_split"))
+    let out = crate::support::retune("split")
         .args(["--input".as_ref(), bad.as_os_str()])
         .args(&args[2..6])
         .output()
@@ -109,7 +109,7 @@ fn evaluate_writes_outputs_charts_and_compares_with_the_last_run() {
     );
     let data = repo("fixtures/domain/transactions.jsonl");
     run(
-        env!("CARGO_BIN_EXE_split"),
+        "split",
         &[
             "--input".as_ref(),
             data.as_os_str(),
@@ -147,7 +147,7 @@ fn evaluate_writes_outputs_charts_and_compares_with_the_last_run() {
         v.extend(extra.iter().map(Into::into));
         v
     };
-    let first = Command::new(env!("CARGO_BIN_EXE_evaluate"))
+    let first = crate::support::retune("evaluate")
         .args(args(&["--json"]))
         .output()
         .unwrap();
@@ -186,7 +186,7 @@ fn evaluate_writes_outputs_charts_and_compares_with_the_last_run() {
     let csv = std::fs::read_to_string(out_dir.join("per_query.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 60);
     // The second run appends to the log and reports no change.
-    let second = Command::new(env!("CARGO_BIN_EXE_evaluate"))
+    let second = crate::support::retune("evaluate")
         .args(args(&["--compare-last"]))
         .output()
         .unwrap();
@@ -212,7 +212,7 @@ fn quickstart_runs_end_to_end() {
     let out = dir.path().join("qs");
     let model = repo("fixtures/tiny-bert");
     let res = run(
-        env!("CARGO_BIN_EXE_quickstart"),
+        "quickstart",
         &[
             "--out".as_ref(),
             out.as_os_str(),

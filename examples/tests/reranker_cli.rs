@@ -3,7 +3,6 @@
 //! checkpoint, and every model appears in the evaluation alone and then re-ranked.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
@@ -17,7 +16,7 @@ fn finetune_reranker_then_evaluate_with_it() {
         dir.path().join("eval.jsonl"),
     );
     let data = repo("fixtures/domain/transactions.jsonl");
-    let split = Command::new(env!("CARGO_BIN_EXE_split"))
+    let split = crate::support::retune("split")
         .args([
             "--input".as_ref(),
             data.as_os_str(),
@@ -38,7 +37,7 @@ fn finetune_reranker_then_evaluate_with_it() {
     let out = dir.path().join("reranker");
     let cache = dir.path().join("cache");
     let finetune = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_finetune-reranker"))
+        crate::support::retune("finetune-reranker")
             .args([
                 "--model".as_ref(),
                 model.as_os_str(),
@@ -120,7 +119,7 @@ fn finetune_reranker_then_evaluate_with_it() {
     assert_eq!(resumed_log, log, "no step was taken again");
 
     let report = dir.path().join("report");
-    let ev = Command::new(env!("CARGO_BIN_EXE_evaluate"))
+    let ev = crate::support::retune("evaluate")
         .args([
             "--queries".as_ref(),
             eval.as_os_str(),
@@ -176,7 +175,7 @@ fn finetune_reranker_then_evaluate_with_it() {
     assert_eq!(json["comparisons"].as_array().unwrap().len(), 5 * 12);
 
     // The fusion weight is never chosen on the file being evaluated.
-    let refused = Command::new(env!("CARGO_BIN_EXE_evaluate"))
+    let refused = crate::support::retune("evaluate")
         .args(["--queries".as_ref(), eval.as_os_str()])
         .args(["--corpus".as_ref(), cats.as_os_str()])
         .args(["--model".as_ref(), model.as_os_str(), "--reranker".as_ref()])

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::Command;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trec-eval"))
+    crate::support::retune("trec-eval")
 }
 
 #[test]

@@ -203,7 +203,7 @@ pub fn tiny_bert_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny-bert");
     assert!(
         dir.join("model.safetensors").exists(),
-        "{} is missing: regenerate it with `cargo run --release -p retune-examples --bin make-fixtures`",
+        "{} is missing: regenerate it with `cargo run --release -- make-fixtures`",
         dir.display()
     );
     dir

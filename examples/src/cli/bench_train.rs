@@ -1,4 +1,4 @@
-//! `bench-train --model M --train T [--batch-sizes 16,32] [--engines burn,fused] [--steps N]`:
+//! `retune bench train --model M --train T [--batch-sizes 16,32] [--engines burn,fused] [--steps N]`:
 //! training speed and peak memory of MNRL fine-tuning, one child process per batch size and
 //! engine (so each peak is its own), printed as a table of steps, seconds per step, samples/s,
 //! tokens/s and peak resident memory. Engines alternate within each batch size, so their ratio
@@ -22,8 +22,7 @@ use std::time::Instant;
 
 /// Time MNRL training steps at several batch sizes.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct BenchTrainArgs {
     /// Model folder or Hub id.
     #[arg(long)]
     model: String,
@@ -80,7 +79,7 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-impl BackendTask for Args {
+impl BackendTask for BenchTrainArgs {
     type Output = ();
 
     fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
@@ -145,9 +144,8 @@ impl BackendTask for Args {
     }
 }
 
-/// `bench-train`'s entry point: parses the command line and runs.
-pub fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
     if args.child.is_some() {
         let backend = args.backend;
         return dispatch(backend, args);
@@ -166,7 +164,7 @@ pub fn main() -> anyhow::Result<()> {
 /// Runs one (batch size, engine) child, which prints its row.
 fn run_child(
     exe: &std::path::Path,
-    args: &Args,
+    args: &BenchTrainArgs,
     b: usize,
     engine: EngineChoice,
 ) -> anyhow::Result<()> {
@@ -177,6 +175,7 @@ fn run_child(
         EngineChoice::FusedBf16 => "fused-bf16",
     };
     let status = std::process::Command::new(exe)
+        .args(["bench", "train"])
         .arg("--model")
         .arg(&args.model)
         .arg("--train")

@@ -1,4 +1,4 @@
-//! `cohere-finetune --train T --corpus C --name NAME [--eval E] [--negatives random|hard]
+//! `retune cohere-finetune --train T --corpus C --name NAME [--eval E] [--negatives random|hard]
 //! [--model english|multilingual] [--hard-negatives N] [--base-url URL] [--poll-seconds S]
 //! [--dry-run]`: the course's second notebook. Builds Cohere's re-ranker JSONL from T (each
 //! query with N random wrong documents, written twice, as the course did; or N hard negatives
@@ -41,8 +41,8 @@ enum Negatives {
 /// Fine-tune a Cohere re-ranker (deprecated by Cohere on 2025-09-15; the local
 /// `finetune-reranker` is the maintained path).
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
-struct Args {
+#[command(long_about = None)]
+pub struct CohereFinetuneArgs {
     /// Training queries: the course format ({input, expected}) or pairs / triplets.
     #[arg(long)]
     train: PathBuf,
@@ -111,13 +111,12 @@ struct Args {
     backend: BackendChoice,
 }
 
-/// `cohere-finetune`'s entry point: parses the command line and runs.
-pub fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: CohereFinetuneArgs) -> anyhow::Result<()> {
     dispatch(args.backend, args)
 }
 
-impl BackendTask for Args {
+impl BackendTask for CohereFinetuneArgs {
     type Output = ();
 
     fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
@@ -355,7 +354,7 @@ impl BackendTask for Args {
     }
 }
 
-impl Args {
+impl CohereFinetuneArgs {
     fn retriever<B: Backend>(&self, device: &B::Device) -> anyhow::Result<SentenceEncoder<B>> {
         SentenceEncoder::<B>::load(
             &EncoderConfig::new(&self.retriever).with_progress(true),

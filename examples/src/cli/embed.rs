@@ -1,8 +1,8 @@
-//! `embed --model M --input IN.jsonl --output OUT.jsonl|OUT.parquet [--batch-size N]`: one
-//! `{"text", "embedding"}` per input line, in input order (normalized when the model's
-//! modules.json has Normalize). `--bench` instead times encoding at batch 1, 8 and 32 on the
-//! input texts and prints texts/s and tokens/s, for the Burn model and the fused CPU path side
-//! by side (or only the one `--engine` names).
+//! `retune embed --model M --input IN.jsonl --output OUT.jsonl|OUT.parquet [--batch-size N]`:
+//! one `{"text", "embedding"}` per input line, in input order (normalized when the model's
+//! modules.json has Normalize). `retune bench encode` instead times encoding at batch 1, 8 and
+//! 32 on the input texts and prints texts/s and tokens/s, for the Burn model and the fused CPU
+//! path side by side (or only the one `--engine` names).
 
 use crate::{BackendChoice, BackendTask, EngineChoice, dispatch, read_text_field};
 use anyhow::Context;
@@ -15,8 +15,7 @@ use std::time::Instant;
 
 /// Embed texts with a local model.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct EmbedArgs {
     /// Model folder or Hub id (looked up in the Hugging Face cache).
     #[arg(long)]
     model: String,
@@ -24,7 +23,7 @@ struct Args {
     #[arg(long)]
     input: PathBuf,
     /// Output file: `.jsonl` or `.parquet` (text + embedding columns).
-    #[arg(long, required_unless_present = "bench")]
+    #[arg(long, required = true)]
     output: Option<PathBuf>,
     /// Field of each input record holding the text.
     #[arg(long, default_value = "text")]
@@ -35,11 +34,11 @@ struct Args {
     /// Texts held in memory at once while streaming.
     #[arg(long, default_value_t = 4096)]
     chunk: usize,
-    /// Time encoding at batch 1, 8 and 32 instead of writing embeddings.
-    #[arg(long)]
+    /// Time encoding instead of writing embeddings (set by `retune bench encode`).
+    #[arg(skip)]
     bench: bool,
-    /// Repetitions per batch size in --bench.
-    #[arg(long, default_value_t = 3)]
+    /// Repetitions per batch size when timing.
+    #[arg(skip = 3usize)]
     repeats: usize,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
@@ -49,7 +48,48 @@ struct Args {
     engine: EngineChoice,
 }
 
-impl BackendTask for Args {
+/// Time encoding at batch 1, 8 and 32 on the input texts: texts/s and tokens/s for each engine.
+#[derive(clap::Args, Debug)]
+pub struct BenchEncodeArgs {
+    /// Model folder or Hub id (looked up in the Hugging Face cache).
+    #[arg(long)]
+    model: String,
+    /// JSONL input, one record per line.
+    #[arg(long)]
+    input: PathBuf,
+    /// Field of each input record holding the text.
+    #[arg(long, default_value = "text")]
+    field: String,
+    /// Repetitions per batch size.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    backend: BackendChoice,
+    /// Engines timed: `auto` times Burn and fused side by side (and fused-bf16 where the CPU
+    /// has AMX); any other value times that one alone.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    engine: EngineChoice,
+}
+
+impl From<BenchEncodeArgs> for EmbedArgs {
+    fn from(b: BenchEncodeArgs) -> Self {
+        EmbedArgs {
+            model: b.model,
+            input: b.input,
+            output: None,
+            field: b.field,
+            batch_size: 32,
+            chunk: 4096,
+            bench: true,
+            repeats: b.repeats,
+            backend: b.backend,
+            engine: b.engine,
+        }
+    }
+}
+
+impl BackendTask for EmbedArgs {
     type Output = ();
 
     fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
@@ -77,7 +117,7 @@ impl BackendTask for Args {
             };
             return bench(&encoder, &texts, self.repeats, &engines);
         }
-        let output = self.output.expect("clap requires --output without --bench");
+        let output = self.output.context("--output is required")?;
         let parquet = output.extension().is_some_and(|e| e == "parquet");
         let mut rows_written = 0usize;
         let started = Instant::now();
@@ -182,9 +222,8 @@ fn padded_tokens(tokens: &[Tokens], batch: usize) -> usize {
     lens.chunks(batch).map(|c| c[0] * c.len()).sum()
 }
 
-/// `embed`'s entry point: parses the command line and runs.
-pub fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     let backend = args.backend;
     dispatch(backend, args)
 }

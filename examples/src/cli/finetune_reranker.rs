@@ -1,4 +1,4 @@
-//! `finetune-reranker --model M --train T --corpus C --output DIR [--retriever R] [--eval E] ...`:
+//! `retune finetune-reranker --model M --train T --corpus C --output DIR [--retriever R] [--eval E] ...`:
 //! fine-tunes a local cross-encoder re-ranker, the maintained replacement for Cohere's
 //! managed re-ranker fine-tuning.
 //!
@@ -44,8 +44,7 @@ enum LossName {
 
 /// Fine-tune a cross-encoder re-ranker.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct RerankerArgs {
     /// Starting point: a cross-encoder, or a BERT / sentence-transformers checkpoint (new head).
     #[arg(long)]
     model: String,
@@ -145,7 +144,7 @@ struct Args {
     engine: EngineChoice,
 }
 
-impl Args {
+impl RerankerArgs {
     /// The corpus' sample transactions as (query, category) training pairs when
     /// `--train-on-samples` wants them; an error when forced on and there are none.
     fn sample_pairs(&self) -> anyhow::Result<Vec<(String, String)>> {
@@ -182,7 +181,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     if n > 0.0 { dot / n } else { 0.0 }
 }
 
-impl BackendTask for Args {
+impl BackendTask for RerankerArgs {
     type Output = ();
 
     fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
@@ -461,9 +460,8 @@ impl BackendTask for Args {
     }
 }
 
-/// `finetune-reranker`'s entry point: parses the command line and runs.
-pub fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: RerankerArgs) -> anyhow::Result<()> {
     dispatch(args.backend, args)
 }
 
@@ -471,7 +469,7 @@ pub fn main() -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn args(corpus: &std::path::Path, extra: &[&str]) -> Args {
+    fn args(corpus: &std::path::Path, extra: &[&str]) -> RerankerArgs {
         let c = corpus.to_str().unwrap();
         let base = [
             "finetune-reranker",
@@ -484,7 +482,7 @@ mod tests {
             "--output",
             "o",
         ];
-        Args::parse_from(base.iter().chain(extra))
+        RerankerArgs::parse_from(base.iter().chain(extra))
     }
 
     #[test]

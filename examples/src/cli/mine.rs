@@ -1,4 +1,4 @@
-//! `mine --model M --queries train.jsonl --corpus C --output OUT.jsonl --strategy hard|semi-hard|random|range
+//! `retune mine --model M --queries train.jsonl --corpus C --output OUT.jsonl --strategy hard|semi-hard|random|range
 //! [--num-negatives N] [--range A-B] [--margin F] [--format triplet|n-tuple|cohere|labeled-pair]`:
 //! negatives for each query from the base model's similarities. Queries are the course format
 //! (`{input, expected}`: every expected document is a positive). Embeddings are cached in
@@ -35,8 +35,7 @@ enum Format {
 
 /// Mine negatives for retrieval training.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct MineArgs {
     /// Model that scores the candidates.
     #[arg(long)]
     model: String,
@@ -81,7 +80,7 @@ struct Args {
     backend: BackendChoice,
 }
 
-impl Args {
+impl MineArgs {
     fn config(&self) -> anyhow::Result<MiningConfig> {
         let strategy = match self.strategy {
             StrategyName::Hard => Strategy::Hard,
@@ -119,7 +118,7 @@ impl Args {
     }
 }
 
-impl BackendTask for Args {
+impl BackendTask for MineArgs {
     type Output = ();
 
     fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
@@ -251,9 +250,8 @@ impl BackendTask for Args {
     }
 }
 
-/// `mine`'s entry point: parses the command line and runs.
-pub fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: MineArgs) -> anyhow::Result<()> {
     let backend = args.backend;
     dispatch(backend, args)
 }

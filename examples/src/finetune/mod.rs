@@ -82,7 +82,7 @@ impl Switch {
 
 /// Fine-tune an embedding model on retrieval examples.
 #[derive(Parser, Debug)]
-#[command(name = "finetune", version, about)]
+#[command(name = "finetune")]
 pub struct FinetuneArgs {
     /// Base model: folder or Hub id in the Hugging Face cache.
     #[arg(long)]

@@ -4,7 +4,14 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// A running `review` binary; killed (SIGKILL) when dropped.
+/// `retune STEP`: the built program with its subcommand.
+pub fn retune(step: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_retune"));
+    c.arg(step);
+    c
+}
+
+/// A running `retune review`; killed (SIGKILL) when dropped.
 pub struct Server {
     pub child: Child,
     pub url: String,
@@ -19,7 +26,7 @@ impl Drop for Server {
 
 /// Starts `review` on 127.0.0.1 with port 0 and waits for the URL it prints.
 pub fn start(input: &Path, output: &Path, categories: Option<&Path>) -> Server {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_review"));
+    let mut c = retune("review");
     c.arg("--input").arg(input).arg("--output").arg(output);
     if let Some(cats) = categories {
         c.arg("--categories").arg(cats);

@@ -1,4 +1,4 @@
-//! `trec-eval QRELS RUN [--json] [--per-query]`: trec_eval's measures on TREC files.
+//! `retune trec-eval QRELS RUN [--json] [--per-query]`: trec_eval's measures on TREC files.
 //!
 //! Prints the mean of each measure over the queries common to both files (trec_eval's default),
 //! one `measure<TAB>all<TAB>value` line each, or with `--json`
@@ -12,8 +12,7 @@ use std::path::PathBuf;
 
 /// Evaluate a TREC run against qrels with trec_eval's definitions.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct TrecEvalArgs {
     /// Relevance judgments: lines `qid 0 docid rel`.
     qrels: PathBuf,
     /// The run: lines `qid Q0 docid rank score tag` (ranks are ignored; scores decide, ties by docid descending).
@@ -29,8 +28,8 @@ struct Args {
     complete: bool,
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: TrecEvalArgs) -> anyhow::Result<()> {
     let qrels = read_qrels(&args.qrels)?;
     let run = read_run(&args.run)?;
     let missing = if args.complete {

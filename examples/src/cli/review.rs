@@ -1,21 +1,20 @@
-//! `review --input generated.jsonl --output cleaned.jsonl [--categories categories.json]
+//! `retune review --input generated.jsonl --output cleaned.jsonl [--categories categories.json]
 //! [--port P] [--host ADDR]`: the review queue in the browser. Serves a page on 127.0.0.1
 //! (another address only with `--host`) and prints its URL. Approve (Ctrl+E), Skip (Ctrl+R),
 //! Undo; every decision goes to `cleaned.decisions.jsonl` beside the output as it happens, and
 //! a restart resumes where the person stopped.
 
+use crate::review_server::{ReviewApp, router};
 use anyhow::Context;
 use clap::Parser;
 use retune_data::load_categories;
 use retune_data::review::ReviewQueue;
-use retune_examples::review_server::{ReviewApp, router};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 /// Review generated transactions in the browser.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct ReviewArgs {
     /// Generated transactions (JSONL).
     #[arg(long)]
     input: PathBuf,
@@ -33,8 +32,8 @@ struct Args {
     host: IpAddr,
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: ReviewArgs) -> anyhow::Result<()> {
     let categories = match &args.categories {
         Some(p) => load_categories(p)?
             .into_iter()

@@ -1,4 +1,4 @@
-//! `bench-topk [--queries 20000] [--docs 200000] [--dim 384] [--k 10] [--kernel auto|gemm|amx]`:
+//! `retune bench topk [--queries 20000] [--docs 200000] [--dim 384] [--k 10] [--kernel auto|gemm|amx]`:
 //! exact top-k over random unit vectors; prints the kernel that ran, time, achieved GFLOP/s
 //! (2 * queries * docs * dim / seconds, the f32 work whatever the kernel) and peak resident
 //! memory. A benchmark, not a test: compare ratios measured side by side.
@@ -10,8 +10,7 @@ use std::time::Instant;
 
 /// Time exact top-k search.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct BenchTopkArgs {
     /// Query vectors.
     #[arg(long, default_value_t = 20_000)]
     queries: usize,
@@ -59,8 +58,8 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn main() {
-    let a = Args::parse();
+/// Runs the subcommand.
+pub fn run(a: BenchTopkArgs) {
     let q = unit_rows(a.queries, a.dim, 1);
     let d = unit_rows(a.docs, a.dim, 2);
     let inputs_mb = ((q.len() + d.len()) * 4) as f64 / 1e6;

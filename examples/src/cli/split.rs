@@ -1,4 +1,4 @@
-//! `split --input cleaned.jsonl --train TRAIN.jsonl --eval EVAL.jsonl [--test TEST.jsonl]
+//! `retune split --input cleaned.jsonl --train TRAIN.jsonl --eval EVAL.jsonl [--test TEST.jsonl]
 //! [--eval-ratio 0.2] [--test-ratio 0] [--seed 0] [--stratify]`: a seeded train/eval(/test)
 //! split in the course `{input, expected}` format. The input holds reviewed transactions or
 //! course items; identical inputs stay in one split, and the written splits are checked for
@@ -11,8 +11,7 @@ use std::path::PathBuf;
 
 /// Split reviewed transactions into train and eval (and test) files.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct SplitArgs {
     /// Reviewed transactions (or `{input, expected}` items), JSONL.
     #[arg(long)]
     input: PathBuf,
@@ -39,8 +38,8 @@ struct Args {
     stratify: bool,
 }
 
-fn main() -> anyhow::Result<()> {
-    let a = Args::parse();
+/// Runs the subcommand.
+pub fn run(a: SplitArgs) -> anyhow::Result<()> {
     if a.test.is_some() != (a.test_ratio > 0.0) {
         bail!("--test and --test-ratio > 0 go together");
     }

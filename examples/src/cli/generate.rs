@@ -1,4 +1,4 @@
-//! `generate --categories categories.json --count N --output generated.jsonl
+//! `retune generate --categories categories.json --count N --output generated.jsonl
 //! [--examples cleaned.jsonl --few-shot 10] [--model M] [--base-url URL] [--concurrency N]`:
 //! synthetic transactions from any OpenAI-compatible server (OpenAI, Ollama, vLLM,
 //! llama.cpp) with structured output, checked and re-asked on invalid answers, appended one
@@ -29,8 +29,7 @@ enum Prompt {
 
 /// Generate synthetic transactions with an LLM.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+pub struct GenerateArgs {
     /// The categories (`[{category, sample_transactions, departments, description?}]`).
     #[arg(long)]
     categories: PathBuf,
@@ -84,8 +83,8 @@ struct Args {
     seed: u64,
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Runs the subcommand.
+pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let categories = load_categories(&args.categories)?;
     let examples: Vec<Transaction> = match &args.examples {
         Some(p) => read_jsonl::<Transaction>(p, ReadMode::Strict)?.0,
