@@ -36,7 +36,7 @@ for k in $only; do
     --eval "$data/eval_transactions.jsonl" --output "$out/model-$k" --checkpoints false \
     "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
   grep -q "validation $((hi - lo)) " "$log" || { echo "fold $k: expected $((hi - lo)) validation rows" >&2; cat "$log" >&2; exit 1; }
-  read -r secs step val < <(sed -nE 's/^trained [0-9]+ steps in ([0-9.]+)s .*Some\(\(([0-9]+), ([0-9.]+)\)\).*/\1 \2 \3/p' "$log")
+  read -r secs step val < <(sed -nE 's/^trained [0-9]+ steps in ([0-9.]+)s .*: ([0-9.]+) at step ([0-9]+)$/\1 \3 \2/p' "$log")
   # The last "fine-tuned" row is the saved model (the refit, when there is one).
   read -r r1 r5 < <(awk -F'|' '/^\| fine-tuned/{r = $3 " " $5} END {print r}' "$log")
   # With a refit, the validated run (the model it would have saved without) is measured too.

@@ -26,8 +26,8 @@ for s in $seeds; do
     --train "$data/train_transactions.jsonl" --corpus "$data/categories.json" \
     --eval "$data/eval_transactions.jsonl" --output "$out/model-$s" --checkpoints false \
     --seed "$s" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
-  # "trained N steps in S s (...); best validation mrr@10 = Some((STEP, VALUE))"
-  read -r secs step val < <(sed -nE 's/^trained [0-9]+ steps in ([0-9.]+)s .*Some\(\(([0-9]+), ([0-9.]+)\)\).*/\1 \2 \3/p' "$log")
+  # "trained N steps in S s (...); best validation mrr@10: VALUE at step STEP"
+  read -r secs step val < <(sed -nE 's/^trained [0-9]+ steps in ([0-9.]+)s .*: ([0-9.]+) at step ([0-9]+)$/\1 \3 \2/p' "$log")
   # The last "fine-tuned" row is the saved model (the refit, when there is one).
   read -r r1 r3 r5 m5 < <(awk -F'|' '/^\| fine-tuned/{r = $3 " " $4 " " $5 " " $6} END {print r}' "$log")
   # With a refit, the validated run (the model it would have saved without) is measured too.

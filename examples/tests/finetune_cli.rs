@@ -270,6 +270,12 @@ fn a_run_killed_during_its_refit_resumes_to_the_same_model() {
     let mut kept: Vec<PathBuf> = std::fs::read_dir(&refit_ck)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("checkpoint-")
+        })
         .collect();
     kept.sort();
     assert_eq!(kept.len(), 2, "{kept:?}");
@@ -301,4 +307,64 @@ fn a_run_killed_during_its_refit_resumes_to_the_same_model() {
             !log.contains("\"loss\"")
         }
     );
+}
+
+/// `--output` never deletes what retune did not write: a folder holding the training data and
+/// the current directory are refused before any training, naming the folder, and the data is
+/// intact; an output retune wrote (marked) is replaced by the next run.
+#[test]
+fn output_folders_retune_did_not_write_are_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let (train, _) = split(&data, "0.8");
+    let before = std::fs::read(&train).unwrap();
+    let run = tiny_finetune(&train, &data)
+        .args(["--epochs", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        stderr.contains("refusing to replace") && stderr.contains(&*data.to_string_lossy()),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("trained "),
+        "refused before training: {stderr}"
+    );
+    assert_eq!(std::fs::read(&train).unwrap(), before, "the data is intact");
+
+    let here = dir.path().join("here");
+    std::fs::create_dir(&here).unwrap();
+    std::fs::write(here.join("notes.txt"), "mine").unwrap();
+    for output in [here.clone(), PathBuf::from(".")] {
+        let run = tiny_finetune(&train, &output)
+            .current_dir(&here)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            !run.status.success() && stderr.contains("current directory"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(here.join("notes.txt")).unwrap(),
+        "mine"
+    );
+
+    let output = dir.path().join("model");
+    for _ in 0..2 {
+        let run = tiny_finetune(&train, &output)
+            .args(["--epochs", "1", "--checkpoints", "false"])
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(output.join(".retune-output").is_file());
+    }
 }

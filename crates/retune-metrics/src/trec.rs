@@ -40,7 +40,13 @@ fn for_each_line(
                 source,
             },
         })?;
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        // A byte-order mark (editors on Windows write one) is not part of the first query id.
+        let text = if line_no == 1 {
+            line.strip_prefix('\u{feff}').unwrap_or(&line)
+        } else {
+            &line
+        };
+        let fields: Vec<&str> = text.split_whitespace().collect();
         if !fields.is_empty() {
             f(line_no, &fields)?;
         }
@@ -272,6 +278,18 @@ mod tests {
             sort_trec(r.get_mut("q").unwrap());
             r
         });
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_query_id() {
+        let q = file("\u{feff}q1 0 d1 1\nq2 0 d2 1\n");
+        let r = file("\u{feff}q1 Q0 d1 1 0.5 t\n");
+        let qrels = read_qrels(q.path()).unwrap();
+        assert!(
+            qrels.contains_key("q1") && qrels.contains_key("q2"),
+            "{qrels:?}"
+        );
+        assert!(read_run(r.path()).unwrap().contains_key("q1"));
     }
 
     #[test]

@@ -89,6 +89,14 @@ pub enum TrainerError {
     /// A tensor operation failed (shape mismatch, backend error).
     #[error("tensor: {0}")]
     Tensor(String),
+    /// An output folder exists and is not retune's to replace.
+    #[error("refusing to replace {path}: {reason}")]
+    NotReplaceable {
+        /// The folder.
+        path: PathBuf,
+        /// Why it may not be replaced.
+        reason: String,
+    },
 }
 
 impl TrainerError {

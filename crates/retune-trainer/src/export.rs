@@ -85,7 +85,9 @@ pub(crate) fn copy_tokenizer_files(src: &Path, dst: &Path) -> Result<(), Trainer
 }
 
 /// Builds a folder beside `dir` with `fill`, then replaces `dir` with it by a rename, so a
-/// crash never leaves half a model at `dir`.
+/// crash never leaves half a model at `dir`. The new folder carries retune's marker; an
+/// existing `dir` is replaced only when [`crate::output::check_replaceable`] allows it (checked
+/// before the work and again before the swap).
 pub(crate) fn replace_dir(
     dir: &Path,
     fill: impl FnOnce(&Path) -> Result<(), TrainerError>,
@@ -102,8 +104,11 @@ pub(crate) fn replace_dir(
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(TrainerError::io(&tmp))?;
     }
+    crate::output::check_replaceable(dir)?;
     std::fs::create_dir_all(&tmp).map_err(TrainerError::io(&tmp))?;
     fill(&tmp)?;
+    crate::output::mark(&tmp)?;
+    crate::output::check_replaceable(dir)?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(TrainerError::io(dir))?;
     }

@@ -311,6 +311,7 @@ pub fn push_folder(
         .model(owner, name)
         .upload_folder()
         .folder_path(dir.to_owned())
+        .ignore_patterns(vec![crate::output::MARKER.to_owned()])
         .commit_message(message.to_owned())
         .send()
         .map_err(|e| config.error(repo_id, "upload", e))?;

@@ -31,6 +31,7 @@ mod host;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod loss;
+pub mod output;
 mod pooling;
 mod resolve;
 mod st_config;

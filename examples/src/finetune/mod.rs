@@ -586,13 +586,16 @@ impl BackendTask for FinetuneArgs {
         )?;
         let validated = trainer.inference_encoder();
         drop(trainer);
+        let best = report.best.map_or_else(
+            || "none (no validation split)".to_owned(),
+            |(step, value)| format!("{value:.4} at step {step}"),
+        );
         eprintln!(
-            "trained {} steps in {:.1}s ({:.2} s/step); best validation {} = {:?}",
+            "trained {} steps in {:.1}s ({:.2} s/step); best validation {}: {best}",
             report.steps,
             report.seconds,
             report.seconds / report.steps.max(1) as f64,
             config.best_metric,
-            report.best
         );
         if let Some((n, m)) = &report.average {
             eprintln!(
@@ -687,8 +690,9 @@ impl BackendTask for FinetuneArgs {
 }
 
 /// Prepares a training run's side files next to OUTPUT: the checkpoint folder (`dir`, default
-/// `OUTPUT.checkpoints`, which it returns) and the log `OUTPUT.train_log.jsonl`. A fresh run
-/// removes both; `resume` keeps them and says which checkpoint it continues from. Shared by
+/// `OUTPUT.checkpoints`, which it returns) and the log `OUTPUT.train_log.jsonl`, after checking
+/// that `output` is retune's to replace (absent, empty or marked: nothing is trained for an
+/// output that would be refused at the end). A fresh run removes both; `resume` keeps them and says which checkpoint it continues from. Shared by
 /// `finetune` and `finetune-reranker`.
 pub(crate) fn prepare_run_files(
     output: &std::path::Path,
@@ -696,6 +700,7 @@ pub(crate) fn prepare_run_files(
     checkpoints: bool,
     resume: bool,
 ) -> anyhow::Result<PathBuf> {
+    retune_trainer::output::check_replaceable(output)?;
     let dir = dir.map_or_else(|| output.with_extension("checkpoints"), ToOwned::to_owned);
     prepare_files(
         &output.with_extension("train_log.jsonl"),
@@ -730,6 +735,7 @@ pub(crate) fn prepare_files(
                 .with_context(|| format!("removing {}", log_path.display()))?;
         }
         if dir.exists() {
+            retune_trainer::output::check_replaceable(&dir)?;
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
     }

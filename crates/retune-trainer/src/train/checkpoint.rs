@@ -79,7 +79,9 @@ pub(crate) fn save_checkpoint<B: Backend, M: ParamTable<B> + Clone, C: Serialize
     average: Option<&WeightAverage>,
     state: &CheckpointState<C>,
 ) -> Result<PathBuf, TrainerError> {
+    crate::output::check_replaceable(dir)?;
     std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
+    crate::output::mark(dir)?;
     let target = dir.join(format!("checkpoint-{:03}", state.epochs_done));
     replace_dir(&target, |tmp| {
         let mut w = BTreeMap::new();

@@ -152,12 +152,15 @@ pub fn embeddings_file(path: &std::path::Path) -> (Vec<String>, Vec<Vec<f32>>) {
     (texts, embeddings)
 }
 
-/// Copies checkpoint `name` from `from` into `to`; returns its new folder.
+/// Copies checkpoint `name` from `from` into `to`, with the checkpoints folder's marker (as a
+/// killed run leaves it); returns its new folder.
 pub fn copy_checkpoint(
     from: &std::path::Path,
     to: &std::path::Path,
     name: &str,
 ) -> std::path::PathBuf {
+    let marker = from.join(retune_trainer::output::MARKER);
+    std::fs::copy(&marker, to.join(retune_trainer::output::MARKER)).unwrap();
     let dst = to.join(name);
     std::fs::create_dir(&dst).unwrap();
     for f in std::fs::read_dir(from.join(name)).unwrap() {
