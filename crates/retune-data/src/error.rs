@@ -84,6 +84,24 @@ pub enum DataError {
         /// The item index asked for.
         item: usize,
     },
+    /// Another process holds the output (a second review of the same queue).
+    #[error("{path}: {holder} is writing this output; stop it, or choose another output")]
+    Locked {
+        /// The output.
+        path: PathBuf,
+        /// Who holds it.
+        holder: String,
+    },
+    /// An output would be written over an input or another output.
+    #[error("refusing to write {output}: it {relation} {other}")]
+    SamePath {
+        /// The output's option and path.
+        output: String,
+        /// The other path's option and path.
+        other: String,
+        /// How they meet.
+        relation: String,
+    },
     /// A reviewer's edit breaks a rule; nothing was recorded.
     #[error("invalid edit of item {item}: {}", problems.iter().map(|(f, p)| format!("{f}: {p}")).collect::<Vec<_>>().join("; "))]
     InvalidEdit {

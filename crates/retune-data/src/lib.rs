@@ -34,6 +34,7 @@ mod items;
 mod jsonl;
 mod llm;
 mod parquet_io;
+pub mod paths;
 mod pyfloat;
 pub mod review;
 mod split;

@@ -76,9 +76,47 @@ pub struct ReviewQueue {
     history: Vec<(usize, Option<Decision>)>,
     log: JsonlAppender,
     log_path: PathBuf,
+    /// The exclusive lock on `OUTPUT.lock`, held while the queue is open: a second queue on the
+    /// same output is refused instead of interleaving its decisions with this one's.
+    _lock: std::fs::File,
     output: PathBuf,
     categories: Vec<String>,
     seq: u64,
+}
+
+/// Takes the exclusive lock of `OUTPUT.lock` (released by the system when the process ends,
+/// however it ends) and writes this process's id into it; when another holds it, the error
+/// names that process.
+fn lock_output(output: &Path) -> Result<std::fs::File, DataError> {
+    use std::io::{Read, Seek, Write};
+    let name = output
+        .file_name()
+        .map_or_else(|| "review".into(), |n| n.to_string_lossy().into_owned());
+    let path = output.with_file_name(format!("{name}.lock"));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(DataError::io(&path))?;
+    if let Err(e) = file.try_lock() {
+        let mut holder = String::new();
+        file.read_to_string(&mut holder).ok();
+        let holder = holder.trim();
+        return Err(DataError::Locked {
+            path: output.to_path_buf(),
+            holder: if holder.is_empty() {
+                format!("another process ({e})")
+            } else {
+                format!("process {holder}")
+            },
+        });
+    }
+    file.set_len(0).map_err(DataError::io(&path))?;
+    file.rewind().map_err(DataError::io(&path))?;
+    write!(file, "{}", std::process::id()).map_err(DataError::io(&path))?;
+    Ok(file)
 }
 
 fn fingerprint(t: &Transaction) -> String {
@@ -100,9 +138,18 @@ impl ReviewQueue {
     /// for other input), and rebuilds the output. `categories` (when not empty) are the only
     /// expense categories an edit may choose.
     pub fn open(input: &Path, output: &Path, categories: Vec<String>) -> Result<Self, DataError> {
+        use crate::paths::{Named, check_distinct};
+        let log_path = decisions_log_path(output);
+        check_distinct(
+            &[Named::new("--input", input)],
+            &[
+                Named::new("--output", output),
+                Named::new("the decisions log", &log_path),
+            ],
+        )?;
+        let lock = lock_output(output)?;
         let (items, _) = read_jsonl::<Transaction>(input, ReadMode::Strict)?;
         let fingerprints: Vec<String> = items.iter().map(fingerprint).collect();
-        let log_path = decisions_log_path(output);
         let log = JsonlAppender::open(&log_path)?;
         let (entries, bad) = read_jsonl::<LogEntry>(&log_path, ReadMode::Lenient)?;
         if let Some(b) = bad.first() {
@@ -120,6 +167,7 @@ impl ReviewQueue {
             history: Vec::new(),
             log,
             log_path,
+            _lock: lock,
             output: output.to_path_buf(),
             categories,
             seq: 0,
@@ -340,6 +388,23 @@ mod tests {
 
     fn cleaned(p: &Path) -> Vec<Transaction> {
         read_jsonl::<Transaction>(p, ReadMode::Strict).unwrap().0
+    }
+
+    #[test]
+    fn a_second_queue_on_one_output_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("generated.jsonl");
+        crate::write_jsonl_atomic(&input, &[tx(0), tx(1)]).unwrap();
+        let output = dir.path().join("cleaned.jsonl");
+        let first = ReviewQueue::open(&input, &output, Vec::new()).unwrap();
+        let Err(err) = ReviewQueue::open(&input, &output, Vec::new()) else {
+            panic!("a second queue opened while the first is open");
+        };
+        let err = err.to_string();
+        let pid = std::process::id().to_string();
+        assert!(err.contains("cleaned.jsonl") && err.contains(&pid), "{err}");
+        drop(first);
+        ReviewQueue::open(&input, &output, Vec::new()).unwrap();
     }
 
     #[test]

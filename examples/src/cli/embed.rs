@@ -8,6 +8,7 @@ use crate::{BackendChoice, BackendTask, EngineChoice, dispatch, read_text_field}
 use anyhow::Context;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
+use retune_data::paths::Named;
 use retune_data::{EmbeddingParquetWriter, EmbeddingRow, JsonlAppender};
 use retune_trainer::{EncoderConfig, Engine, SentenceEncoder, Tokens};
 use std::path::PathBuf;
@@ -97,6 +98,12 @@ impl BackendTask for EmbedArgs {
         device: B::Device,
         _: A::Device,
     ) -> anyhow::Result<()> {
+        if let Some(out) = &self.output {
+            retune_data::paths::check_distinct(
+                &[Named::new("--input", &self.input)],
+                &[Named::new("--output", out)],
+            )?;
+        }
         let texts = read_text_field(&self.input, &self.field)?;
         let config = EncoderConfig::new(&self.model)
             .with_batch_size(self.batch_size)

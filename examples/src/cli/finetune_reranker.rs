@@ -462,6 +462,22 @@ impl BackendTask for RerankerArgs {
 
 /// Runs the subcommand.
 pub fn run(args: RerankerArgs) -> anyhow::Result<()> {
+    let retriever = args
+        .retriever
+        .as_deref()
+        .map(std::path::Path::new)
+        .filter(|p| p.exists());
+    crate::finetune::check_run_paths(
+        &args.model,
+        &[
+            Some(("--train", args.train.as_path())),
+            Some(("--corpus", args.corpus.as_path())),
+            args.eval.as_deref().map(|p| ("--eval", p)),
+            retriever.map(|p| ("--retriever", p)),
+        ],
+        &args.output,
+        args.checkpoint_dir.as_deref(),
+    )?;
     dispatch(args.backend, args)
 }
 

@@ -12,6 +12,7 @@
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use retune_data::generate::{AskConfig, GenerateConfig, PromptKind, PromptTemplate, generate};
+use retune_data::paths::{Named, check_distinct};
 use retune_data::{Llm, ReadMode, Transaction, load_categories, read_jsonl};
 use retune_providers::openai::{OPENAI_BASE_URL, OpenAiChat};
 use retune_providers::{ApiKey, HttpConfig, RetryPolicy};
@@ -85,6 +86,16 @@ pub struct GenerateArgs {
 
 /// Runs the subcommand.
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
+    let mut inputs = vec![Named::new("--categories", &args.categories)];
+    for (option, path) in [
+        ("--examples", &args.examples),
+        ("--template", &args.template),
+    ] {
+        if let Some(p) = path {
+            inputs.push(Named::new(option, p));
+        }
+    }
+    check_distinct(&inputs, &[Named::new("--output", &args.output)])?;
     let categories = load_categories(&args.categories)?;
     let examples: Vec<Transaction> = match &args.examples {
         Some(p) => read_jsonl::<Transaction>(p, ReadMode::Strict)?.0,

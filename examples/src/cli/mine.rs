@@ -9,6 +9,7 @@ use crate::{BackendChoice, BackendTask, dispatch};
 use anyhow::{Context, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Parser, ValueEnum};
+use retune_data::paths::Named;
 use retune_data::{
     CohereRerankItem, EvalItem, LabeledPair, NTuple, ReadMode, Triplet, load_corpus, read_jsonl,
     write_jsonl_atomic,
@@ -127,6 +128,13 @@ impl BackendTask for MineArgs {
         _: A::Device,
     ) -> anyhow::Result<()> {
         let config = self.config()?;
+        retune_data::paths::check_distinct(
+            &[
+                Named::new("--queries", &self.queries),
+                Named::new("--corpus", &self.corpus),
+            ],
+            &[Named::new("--output", &self.output)],
+        )?;
         let (queries, _) = read_jsonl::<EvalItem>(&self.queries, ReadMode::Strict)?;
         let corpus = load_corpus(&self.corpus)?;
         let texts: Vec<&str> = corpus.iter().map(|d| d.text.as_str()).collect();

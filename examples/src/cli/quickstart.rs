@@ -129,6 +129,31 @@ fn inputs(args: &QuickstartArgs, data_dir: &Path) -> anyhow::Result<(PathBuf, Pa
     Ok((paths[0].clone(), paths[1].clone()))
 }
 
+/// Refuses, before anything is written, outputs that meet an input: a `--data` or
+/// `--categories` file where quickstart writes its splits, or a model folder holding one.
+fn check_paths(model: &str, p: &Paths) -> anyhow::Result<()> {
+    use retune_data::paths::{Named, check_distinct};
+    let inputs = [
+        Named::new("--data", &p.data),
+        Named::new("--categories", &p.categories),
+    ];
+    let outputs = [
+        Named::new("the train split", &p.train),
+        Named::new("the eval split", &p.eval),
+        Named::new("the mined training file", &p.mined),
+    ];
+    check_distinct(&inputs, &outputs)?;
+    crate::finetune::check_run_paths(
+        model,
+        &[
+            Some(("--data", p.data.as_path())),
+            Some(("--categories", p.categories.as_path())),
+        ],
+        &p.model,
+        None,
+    )
+}
+
 struct Paths {
     data: PathBuf,
     categories: PathBuf,
@@ -159,6 +184,7 @@ impl BackendTask for QuickstartArgs {
             mined: data_dir.join("train_mined.jsonl"),
             model: self.out.join("model"),
         };
+        check_paths(&self.model, &p)?;
 
         let items = read_labeled_inputs(&p.data)?;
         let split = split_items(

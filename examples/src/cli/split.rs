@@ -6,6 +6,7 @@
 
 use anyhow::bail;
 use clap::Parser;
+use retune_data::paths::{Named, check_distinct};
 use retune_data::{SplitConfig, find_leaks, read_labeled_inputs, split_items, write_jsonl_atomic};
 use std::path::PathBuf;
 
@@ -43,6 +44,14 @@ pub fn run(a: SplitArgs) -> anyhow::Result<()> {
     if a.test.is_some() != (a.test_ratio > 0.0) {
         bail!("--test and --test-ratio > 0 go together");
     }
+    let mut outputs = vec![
+        Named::new("--train", &a.train),
+        Named::new("--eval", &a.eval),
+    ];
+    if let Some(t) = &a.test {
+        outputs.push(Named::new("--test", t));
+    }
+    check_distinct(&[Named::new("--input", &a.input)], &outputs)?;
     let items = read_labeled_inputs(&a.input)?;
     let config = SplitConfig::new(a.eval_ratio)
         .with_test_ratio(a.test_ratio)

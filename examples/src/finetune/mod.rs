@@ -266,6 +266,16 @@ impl FinetuneArgs {
     /// Runs `finetune` on the chosen backend. Not generic, so the Burn code it needs is compiled
     /// here once rather than in every binary that runs it.
     pub fn execute(self) -> anyhow::Result<FinetuneOutcome> {
+        check_run_paths(
+            &self.model,
+            &[
+                Some(("--train", self.train.as_path())),
+                self.corpus.as_deref().map(|p| ("--corpus", p)),
+                self.eval.as_deref().map(|p| ("--eval", p)),
+            ],
+            &self.output,
+            self.checkpoint_dir.as_deref(),
+        )?;
         crate::dispatch(self.backend, self)
     }
 
@@ -708,6 +718,45 @@ pub(crate) fn prepare_run_files(
         checkpoints,
         resume,
     )
+}
+
+/// Refuses, before any work, a run whose outputs (`--output`, its log, its checkpoints and the
+/// refit's) would be written over an input (`--model` when it is a folder, and `inputs`) or
+/// would replace a folder holding one, and an `--output` folder retune did not write.
+pub(crate) fn check_run_paths(
+    model: &str,
+    inputs: &[Option<(&str, &std::path::Path)>],
+    output: &std::path::Path,
+    checkpoint_dir: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use retune_data::paths::{Named, check_distinct};
+    retune_trainer::output::check_replaceable(output)?;
+    let model_dir = std::path::Path::new(model);
+    let mut named: Vec<Named<'_>> = inputs
+        .iter()
+        .flatten()
+        .map(|(option, path)| Named::new(option, path))
+        .collect();
+    if model_dir.exists() {
+        named.push(Named::new("--model", model_dir));
+    }
+    let derived = [
+        output.with_extension("train_log.jsonl"),
+        output.with_extension("checkpoints"),
+        output.with_extension("refit.train_log.jsonl"),
+        output.with_extension("checkpoints-refit"),
+    ];
+    let mut outputs = vec![Named::new("--output", output)];
+    outputs.extend(
+        derived
+            .iter()
+            .map(|p| Named::new("a file derived from --output", p)),
+    );
+    if let Some(dir) = checkpoint_dir {
+        outputs.push(Named::new("--checkpoint-dir", dir));
+    }
+    check_distinct(&named, &outputs)?;
+    Ok(())
 }
 
 /// As [`prepare_run_files`], for a run whose log and checkpoint folder are named by the caller
