@@ -65,7 +65,7 @@ pub struct EvaluateArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
     pub k: Vec<usize>,
     /// Documents retrieved per query.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     pub top: usize,
     /// Print JSON instead of the table.
     #[arg(long)]
@@ -84,7 +84,7 @@ pub struct EvaluateArgs {
     #[arg(long, default_value = ".retune-cache/embeddings")]
     pub cache_dir: PathBuf,
     /// Bootstrap and randomization resamples.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     pub resamples: usize,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]

@@ -12,16 +12,16 @@ use std::time::Instant;
 #[derive(Parser, Debug)]
 pub struct BenchTopkArgs {
     /// Query vectors.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     queries: usize,
     /// Document vectors.
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 200_000, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     docs: usize,
     /// Dimension.
-    #[arg(long, default_value_t = 384)]
+    #[arg(long, default_value_t = 384, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     dim: usize,
     /// Results per query.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     k: usize,
     /// Scoring kernel: auto (AMX screening where the CPU has it), gemm (f32) or amx.
     #[arg(long, default_value = "auto", value_parser = parse_kernel)]

@@ -33,7 +33,7 @@ pub struct BenchTrainArgs {
     #[arg(long, value_delimiter = ',', default_value = "16,32")]
     batch_sizes: Vec<usize>,
     /// Timed optimizer steps per batch size.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     steps: usize,
     /// Training engines to compare: `burn` (Burn's autodiff) and `fused` (the fused CPU path).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "burn,fused")]

@@ -65,7 +65,7 @@ pub struct CohereFinetuneArgs {
     #[arg(long, default_value_t = 4)]
     hard_negatives: usize,
     /// Lines per query with random negatives (the course wrote each twice).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     copies: usize,
     /// Local bi-encoder that mines hard negatives and retrieves candidates for --eval.
     #[arg(long, default_value = "sentence-transformers/all-MiniLM-L6-v2")]
@@ -83,10 +83,10 @@ pub struct CohereFinetuneArgs {
     #[arg(long)]
     api_key: Option<String>,
     /// First wait between status polls, in seconds (grows by half up to 60).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     poll_seconds: f64,
     /// Give up waiting for the fine-tune after this many minutes.
-    #[arg(long, default_value_t = 360.0)]
+    #[arg(long, default_value_t = 360.0, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     timeout_minutes: f64,
     /// Folder for the JSONL, the fine-tune's record and the evaluation.
     #[arg(long, default_value = "runs/cohere-finetune")]
@@ -95,7 +95,7 @@ pub struct CohereFinetuneArgs {
     #[arg(long)]
     dry_run: bool,
     /// Candidates retrieved and re-ranked per query in --eval.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     top: usize,
     /// Cut-offs of the metrics.
     #[arg(long, value_delimiter = ',', default_value = "1,3,5")]

@@ -30,10 +30,10 @@ pub struct EmbedArgs {
     #[arg(long, default_value = "text")]
     field: String,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     batch_size: usize,
     /// Texts held in memory at once while streaming.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     chunk: usize,
     /// Time encoding instead of writing embeddings (set by `retune bench encode`).
     #[arg(skip)]

@@ -79,46 +79,46 @@ pub struct RerankerArgs {
     /// re-ranker sorts (top 25) and on the course's 27 categories every other one; on the
     /// course data it raised the best validation MRR@10 from 0.794 (7 negatives) to 0.826, at
     /// 3.4x the time per step.
-    #[arg(long, default_value_t = 26)]
+    #[arg(long, default_value_t = 26, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     negatives: usize,
     /// Weight of a distillation term: KL from the retriever's scores of each training group
     /// (cosine times `--distill-scale`, softmax over the group) to the re-ranker's, added to
     /// the loss; 0: none.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::cli::ranges::non_negative, allow_negative_numbers = true)]
     distill: f64,
     /// Scale of the retriever's cosine similarities as distillation logits (MNRL's scale, 20,
     /// is the one the retriever was trained at).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     distill_scale: f64,
     /// Skip the N most similar non-positive documents when mining (likely false negatives).
     #[arg(long, default_value_t = 0)]
     mine_skip: usize,
     /// Passes over the training data.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     epochs: usize,
     /// Queries per step.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     batch_size: usize,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 3e-5)]
+    #[arg(long, default_value_t = 3e-5, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     lr: f64,
     /// Warmup fraction.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = crate::cli::ranges::unit_interval, allow_negative_numbers = true)]
     warmup_ratio: f64,
     /// Learning-rate multiplier of a new classification head (and pooler).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     head_lr_multiplier: f64,
     /// Seed of shuffling and dropout.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Fraction of TRAIN held out for validation (its first rows).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = crate::cli::ranges::fraction, allow_negative_numbers = true)]
     validation_ratio: f64,
     /// Candidates re-ranked per query (validation and --eval).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     top: usize,
     /// Longest (query, document) sequence in tokens.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     max_length: usize,
     /// Write a checkpoint after every epoch (weights, best weights, optimizer moments, about
     /// 4x the model's size; the two newest are kept); `--checkpoints false` saves the disk and

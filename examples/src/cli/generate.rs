@@ -35,7 +35,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     categories: PathBuf,
     /// Transactions the output should hold when done (what it holds already counts).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     count: usize,
     /// Output JSONL (appended to; created if missing).
     #[arg(long)]
@@ -62,22 +62,22 @@ pub struct GenerateArgs {
     #[arg(long)]
     api_key: Option<String>,
     /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     concurrency: usize,
     /// Re-asks after an invalid answer.
     #[arg(long, default_value_t = 2)]
     max_retries: u32,
     /// Sampling temperature.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::cli::ranges::temperature, allow_negative_numbers = true)]
     temperature: f32,
     /// Seconds before a request counts as hung.
-    #[arg(long, default_value_t = 120.0)]
+    #[arg(long, default_value_t = 120.0, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     timeout_seconds: f64,
     /// Retries of a failed request (429, 5xx, timeouts), within --retry-budget-seconds.
     #[arg(long, default_value_t = 4)]
     http_retries: u32,
     /// Total seconds one request may spend on retries and waits.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = 300.0, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     retry_budget_seconds: f64,
     /// Seed of the few-shot sampling.
     #[arg(long, default_value_t = 0)]

@@ -53,16 +53,16 @@ pub struct MineArgs {
     #[arg(long, value_enum, default_value_t = StrategyName::Hard)]
     strategy: StrategyName,
     /// Negatives per query.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     num_negatives: usize,
     /// Rank window for `range`, e.g. 2-200.
     #[arg(long, default_value = "2-200")]
     range: String,
     /// Semi-hard window width; for other strategies, the absolute false-negative margin.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::ranges::non_negative_f32, allow_negative_numbers = true)]
     margin: Option<f32>,
     /// Relative false-negative margin (drop candidates above positive * (1 - m)).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::ranges::non_negative_f32, allow_negative_numbers = true)]
     relative_margin: Option<f32>,
     /// Pick randomly within the window instead of the top.
     #[arg(long)]

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod make_fixtures;
 pub mod mine;
 pub mod quickstart;
+pub mod ranges;
 pub mod review;
 pub mod split;
 pub mod trec_eval;

@@ -50,10 +50,10 @@ pub struct QuickstartArgs {
     #[arg(long, requires = "data")]
     categories: Option<PathBuf>,
     /// Fraction of the transactions held out for evaluation (stratified by category).
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, default_value_t = 0.25, value_parser = crate::cli::ranges::open_fraction, allow_negative_numbers = true)]
     eval_ratio: f64,
     /// Fine-tuning epochs.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     epochs: usize,
     /// Hard negatives mined per training example.
     #[arg(long, default_value_t = 1)]

@@ -26,10 +26,10 @@ pub struct SplitArgs {
     #[arg(long)]
     test: Option<PathBuf>,
     /// Fraction for eval.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = crate::cli::ranges::open_fraction, allow_negative_numbers = true)]
     eval_ratio: f64,
     /// Fraction for test.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::cli::ranges::fraction, allow_negative_numbers = true)]
     test_ratio: f64,
     /// Seed of the shuffle.
     #[arg(long, default_value_t = 0)]

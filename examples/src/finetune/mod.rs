@@ -107,22 +107,22 @@ pub struct FinetuneArgs {
     #[arg(long, value_enum, default_value_t = LossName::Mnrl)]
     pub loss: LossName,
     /// Passes over the training data.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     pub epochs: usize,
     /// Examples per batch.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = crate::cli::ranges::at_least_one, allow_negative_numbers = true)]
     pub batch_size: usize,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 5e-5)]
+    #[arg(long, default_value_t = 5e-5, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     pub lr: f64,
     /// Warmup fraction of the steps.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = crate::cli::ranges::unit_interval, allow_negative_numbers = true)]
     pub warmup_ratio: f64,
     /// Seed of splitting, sampling and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Fraction of TRAIN held out for validation (its first rows).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = crate::cli::ranges::fraction, allow_negative_numbers = true)]
     pub validation_ratio: f64,
     /// Evaluate on the validation split every N steps (0: after each epoch).
     #[arg(long, default_value_t = 0)]
@@ -131,13 +131,13 @@ pub struct FinetuneArgs {
     #[arg(long, default_value = "mrr@10")]
     pub best_metric: String,
     /// MNRL scale.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = crate::cli::ranges::positive, allow_negative_numbers = true)]
     pub scale: f64,
     /// Symmetric MNRL (adds positive-to-anchor); `--symmetric false` for plain MNRL.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub symmetric: bool,
     /// Triplet margin (5 for euclidean losses as in sentence-transformers).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = crate::cli::ranges::non_negative, allow_negative_numbers = true)]
     pub margin: f64,
     /// Add N hard negatives per example, mined with the base model from the corpus (0: none;
     /// used by the MNRL and triplet losses when corpus negatives are off).
@@ -167,7 +167,7 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = 2)]
     pub field_dropout_copies: usize,
     /// Chance that `--field-dropout` leaves each field out of a copy, in [0, 1).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = crate::cli::ranges::unit_interval, allow_negative_numbers = true)]
     pub field_dropout_rate: f64,
     /// After the validated run, train again from the base model on every row of TRAIN (the
     /// validation split included) with the same settings and schedule, stop where the
