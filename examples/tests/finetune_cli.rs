@@ -368,3 +368,23 @@ fn output_folders_retune_did_not_write_are_refused_before_training() {
         assert!(output.join(".retune-output").is_file());
     }
 }
+
+/// `--lr 5e5` diverges: the run stops with the step and a hint, exits non-zero, and saves no
+/// model (none with NaN weights, none at all).
+#[test]
+fn a_diverging_run_stops_and_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = split(dir.path(), "0.8");
+    let output = dir.path().join("model");
+    let run = tiny_finetune(&train, &output)
+        .args(["--epochs", "3", "--lr", "5e5", "--validation-ratio", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("diverged at step") && stderr.contains("learning rate"),
+        "{stderr}"
+    );
+    assert!(!output.exists(), "no model saved");
+}

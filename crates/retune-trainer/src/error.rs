@@ -52,7 +52,7 @@ pub enum TrainerError {
         source: safetensors::SafeTensorError,
     },
     /// Tensors the model needs are missing or have the wrong shape or type.
-    #[error("{path}: {}", .problems.join("; "))]
+    #[error("{path}: {}", first_few(.problems))]
     Weights {
         /// The file.
         path: PathBuf,
@@ -89,6 +89,21 @@ pub enum TrainerError {
     /// A tensor operation failed (shape mismatch, backend error).
     #[error("tensor: {0}")]
     Tensor(String),
+    /// A training step's loss or gradient norm is NaN or infinite: the run stops there, and
+    /// nothing after the last checkpoint is kept.
+    #[error(
+        "training diverged at step {step}: the {quantity} is {value}. Nothing from this run after its last checkpoint is saved; lower the learning rate (it was {lr:e}) or the loss scale"
+    )]
+    Diverged {
+        /// The step (1-based).
+        step: usize,
+        /// `loss` or `gradient norm`.
+        quantity: &'static str,
+        /// The non-finite value.
+        value: f64,
+        /// The learning rate of that step.
+        lr: f64,
+    },
     /// An output folder exists and is not retune's to replace.
     #[error("refusing to replace {path}: {reason}")]
     NotReplaceable {
@@ -127,4 +142,18 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
         path: path.to_owned(),
         source,
     })
+}
+
+/// The first five problems joined, and how many more there are.
+fn first_few(problems: &[String]) -> String {
+    let mut text = problems
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > 5 {
+        text.push_str(&format!("; and {} more", problems.len() - 5));
+    }
+    text
 }

@@ -219,6 +219,14 @@ pub(crate) fn fill_params<B: Backend>(
             ));
             return;
         };
+        let bad = non_finite(&values);
+        if bad > 0 {
+            problems.push(format!(
+                "{name}: {bad} of {} values are NaN or infinite (a diverged training run?)",
+                values.len()
+            ));
+            return;
+        }
         let shape = view.shape().to_vec();
         let check = |want: Vec<usize>, problems: &mut Vec<String>| {
             if shape == want {
@@ -382,11 +390,35 @@ pub(crate) fn f32_views<'a>(
         })
 }
 
-/// Writes named f32 tensors as safetensors with `format: pt` metadata, atomically.
+/// How many of `values` are NaN or infinite.
+pub(crate) fn non_finite(values: &[f32]) -> usize {
+    values.iter().filter(|x| !x.is_finite()).count()
+}
+
+/// Writes named f32 tensors as safetensors with `format: pt` metadata, atomically; refuses
+/// (writing nothing) when any value is NaN or infinite, naming the tensors.
 pub(crate) fn write_safetensors(
     path: &Path,
     tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 ) -> Result<(), TrainerError> {
+    let problems: Vec<String> = tensors
+        .iter()
+        .filter_map(|(name, (_, v))| {
+            let bad = non_finite(v);
+            (bad > 0).then(|| {
+                format!(
+                    "{name}: {bad} of {} values are NaN or infinite; not saved",
+                    v.len()
+                )
+            })
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(TrainerError::Weights {
+            path: path.to_owned(),
+            problems,
+        });
+    }
     let bytes = f32_bytes(tensors);
     let views = f32_views(&bytes, path)?;
     let metadata = HashMap::from([("format".to_owned(), "pt".to_owned())]);

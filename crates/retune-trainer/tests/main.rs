@@ -7,6 +7,7 @@ mod common;
 mod course_suite;
 mod cross_encoder;
 mod cuda_parity;
+mod divergence;
 mod fused_parity;
 mod fused_training;
 mod grad_check;

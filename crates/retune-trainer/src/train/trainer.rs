@@ -96,6 +96,16 @@ impl TrainReport {
         entry: StepLog,
         log: &mut Option<JsonlAppender>,
     ) -> Result<(), TrainerError> {
+        for (quantity, value) in [("loss", entry.loss), ("gradient norm", entry.grad_norm)] {
+            if !value.is_finite() {
+                return Err(TrainerError::Diverged {
+                    step: entry.step,
+                    quantity,
+                    value,
+                    lr: entry.lr,
+                });
+            }
+        }
         if let Some(w) = log {
             w.append(&entry)?;
         }
