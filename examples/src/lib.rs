@@ -89,6 +89,23 @@ pub fn dispatch<T: BackendTask>(choice: BackendChoice, task: T) -> anyhow::Resul
     }
 }
 
+/// An error and its causes on one line, outermost first, each cause once: a cause whose text
+/// its context already holds (`path: No such file` over `No such file`) is not repeated.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Reads one string field from every line of a JSONL file, naming file and line on error.
 pub fn read_text_field(path: &Path, field: &str) -> anyhow::Result<Vec<String>> {
     let mut texts = Vec::new();
@@ -107,6 +124,20 @@ pub fn read_text_field(path: &Path, field: &str) -> anyhow::Result<Vec<String>> 
         bail!("{}: no records", path.display());
     }
     Ok(texts)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_prints_each_cause_once_on_one_line() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let inner = anyhow::Error::new(io).context("x.jsonl: No such file");
+        let e = inner.context("loading the corpus");
+        assert_eq!(
+            super::one_line(&e),
+            "loading the corpus: x.jsonl: No such file"
+        );
+    }
 }
 
 /// The README's Rust examples, compiled and run as doc tests.

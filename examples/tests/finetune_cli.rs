@@ -388,3 +388,30 @@ fn a_diverging_run_stops_and_saves_nothing() {
     );
     assert!(!output.exists(), "no model saved");
 }
+
+/// `--resume` with another training file is refused, naming the file, instead of training on.
+#[test]
+fn resuming_on_other_data_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, eval) = split(dir.path(), "0.5");
+    let output = dir.path().join("model");
+    let first = tiny_finetune(&train, &output)
+        .args(["--epochs", "2", "--validation-ratio", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let again = tiny_finetune(&eval, &output)
+        .args(["--epochs", "2", "--validation-ratio", "0", "--resume"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("other data") && stderr.contains(&*eval.to_string_lossy()),
+        "{stderr}"
+    );
+}

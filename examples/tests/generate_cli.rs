@@ -94,3 +94,29 @@ fn killed_mid_run_then_resumed_ends_with_count_unique_records() {
         mock.chat_requests().len()
     );
 }
+
+/// A run in which no answer is valid exits non-zero and says how many records it holds of how
+/// many were asked, and why the rest failed.
+#[test]
+fn a_run_that_writes_fewer_records_than_asked_fails_and_says_why() {
+    let mock = MockOpenAi::start(Arc::new(|_, _| {
+        MockReply::Content(r#"{"merchant_name": "only a name"}"#.into())
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("generated.jsonl");
+    let run = crate::support::retune("generate")
+        .arg("--categories")
+        .arg(categories())
+        .args(["--count", "3", "--max-retries", "1"])
+        .args(["--base-url", &mock.base_url(), "--api-key", "sk-x"])
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("holds 0 of the 3 records asked for") && stderr.contains("3 invalid"),
+        "{stderr}"
+    );
+}

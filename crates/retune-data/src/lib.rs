@@ -55,5 +55,7 @@ pub use parquet_io::{
     write_embeddings_parquet, write_records_parquet,
 };
 pub use pyfloat::python_float_repr;
-pub use split::{Leak, SplitConfig, Splits, find_leaks, read_labeled_inputs, split_items};
+pub use split::{
+    Leak, SplitConfig, Splits, duplicate_key, find_leaks, read_labeled_inputs, split_items,
+};
 pub use transaction::Transaction;

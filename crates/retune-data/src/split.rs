@@ -91,6 +91,20 @@ pub struct Splits {
     pub eval: Vec<EvalItem>,
     /// Test items (empty without a test ratio).
     pub test: Vec<EvalItem>,
+    /// Groups of more than one item whose inputs are the same text up to case and whitespace,
+    /// each kept in one split.
+    pub kept_together: usize,
+}
+
+/// The form of an input that decides whether two items are one text: trimmed, lowercased,
+/// every run of whitespace one space. A trailing space or a capital letter does not make a
+/// second text that could sit in another split.
+pub fn duplicate_key(input: &str) -> String {
+    input
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// An input text found in more than one split.
@@ -110,15 +124,19 @@ pub fn split_items(items: &[EvalItem], config: &SplitConfig) -> Result<Splits, S
             "eval ratio {e} and test ratio {t} must each be in [0, 1) and leave training data"
         ));
     }
-    // Groups of identical inputs, in first-seen order.
-    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    // Groups of the same input (up to case and whitespace), in first-seen order.
+    let mut group_of: HashMap<String, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_index = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let g = *group_of.entry(item.input.as_str()).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
+        let g = *group_of
+            .entry(duplicate_key(&item.input))
+            .or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
         groups[g].push(i);
+        group_index.push(g);
     }
     let mut strata: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (g, members) in groups.iter().enumerate() {
@@ -150,9 +168,12 @@ pub fn split_items(items: &[EvalItem], config: &SplitConfig) -> Result<Splits, S
             };
         }
     }
-    let mut out = Splits::default();
-    for item in items {
-        let target = match part[group_of[item.input.as_str()]] {
+    let mut out = Splits {
+        kept_together: groups.iter().filter(|g| g.len() > 1).count(),
+        ..Splits::default()
+    };
+    for (item, &g) in items.iter().zip(&group_index) {
+        let target = match part[g] {
             1 => &mut out.eval,
             2 => &mut out.test,
             _ => &mut out.train,
@@ -162,12 +183,13 @@ pub fn split_items(items: &[EvalItem], config: &SplitConfig) -> Result<Splits, S
     Ok(out)
 }
 
-/// Input texts that occur in more than one of the named splits.
+/// Input texts that occur in more than one of the named splits (compared by
+/// [`duplicate_key`]; each leak is named by that form).
 pub fn find_leaks(splits: &[(&str, &[EvalItem])]) -> Vec<Leak> {
-    let mut seen: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, items) in splits {
         for item in *items {
-            let names = seen.entry(item.input.as_str()).or_default();
+            let names = seen.entry(duplicate_key(&item.input)).or_default();
             if !names.iter().any(|n| n == name) {
                 names.push((*name).to_owned());
             }
@@ -175,10 +197,7 @@ pub fn find_leaks(splits: &[(&str, &[EvalItem])]) -> Vec<Leak> {
     }
     seen.into_iter()
         .filter(|(_, names)| names.len() > 1)
-        .map(|(input, splits)| Leak {
-            input: input.to_owned(),
-            splits,
-        })
+        .map(|(input, splits)| Leak { input, splits })
         .collect()
 }
 
@@ -193,6 +212,24 @@ mod tests {
                 expected: vec![format!("cat {}", i % cats)],
             })
             .collect()
+    }
+
+    #[test]
+    fn inputs_equal_up_to_case_and_whitespace_stay_in_one_split() {
+        let mut all = items(60, 3);
+        for i in 0..60 {
+            all.push(EvalItem {
+                input: format!("  TEXT   {i} \n"),
+                expected: vec![format!("cat {}", i % 3)],
+            });
+        }
+        let s = split_items(&all, &SplitConfig::new(0.3).with_seed(4)).unwrap();
+        assert_eq!(s.kept_together, 60);
+        assert!(find_leaks(&[("train", &s.train), ("eval", &s.eval)]).is_empty());
+        assert_eq!(s.train.len() + s.eval.len(), 120);
+        // A split made without the normalization leaks: find_leaks sees it.
+        let leaky = [("train", &all[..1]), ("eval", &all[60..61])];
+        assert_eq!(find_leaks(&leaky).len(), 1);
     }
 
     #[test]

@@ -269,6 +269,68 @@ fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
         .unwrap()
         .to_string();
     assert!(err.contains("other training settings"), "{err}");
+
+    // Other training data is refused too, naming the checkpoint's state file.
+    let mut changed = train_set.clone();
+    changed[0].anchor.push_str(" (edited)");
+    let mut same_settings = trainer(3, 2);
+    let err = same_settings
+        .fit_resumable(&changed, None, None, Some(resumed_dir.path()), true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("other data") && err.contains("state.json"),
+        "{err}"
+    );
+}
+
+/// A resumed run's log ends as the uninterrupted run's: the rows a killed run wrote after its
+/// last checkpoint are dropped before the resumed steps are logged again.
+#[test]
+fn a_resumed_run_logs_each_step_once() {
+    let train_set = examples();
+    let eval = eval_set();
+    let dir = tempfile::tempdir().unwrap();
+    let full_log = dir.path().join("full.jsonl");
+    let full_ck = dir.path().join("full");
+    trainer(3, 2)
+        .fit_resumable(
+            &train_set,
+            Some(&eval),
+            Some(&full_log),
+            Some(&full_ck),
+            false,
+        )
+        .unwrap();
+    // Killed after its last epoch was logged but before its checkpoint was written.
+    let killed_ck = dir.path().join("killed");
+    std::fs::create_dir(&killed_ck).unwrap();
+    common::copy_checkpoint(&full_ck, &killed_ck, "checkpoint-002");
+    let killed_log = dir.path().join("killed.jsonl");
+    std::fs::copy(&full_log, &killed_log).unwrap();
+    trainer(3, 2)
+        .fit_resumable(
+            &train_set,
+            Some(&eval),
+            Some(&killed_log),
+            Some(&killed_ck),
+            true,
+        )
+        .unwrap();
+    let steps = |p: &std::path::Path| -> Vec<u64> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"loss\""))
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(steps(&killed_log), steps(&full_log));
 }
 
 #[test]

@@ -319,13 +319,15 @@ impl BackendTask for RerankerArgs {
         )?;
         let mut trainer = CrossTrainer::new(ce, config.clone());
         let val = (holdout > 0).then_some(validation.as_slice());
-        let report = trainer.fit_resumable(
-            &groups,
-            val,
-            Some(&log_path),
-            self.checkpoints.then_some(checkpoints.as_path()),
-            self.resume,
-        )?;
+        let report = trainer
+            .fit_resumable(
+                &groups,
+                val,
+                Some(&log_path),
+                self.checkpoints.then_some(checkpoints.as_path()),
+                self.resume,
+            )
+            .with_context(|| crate::finetune::resume_context(self.resume, &self.train))?;
         eprintln!(
             "trained {} steps in {:.1}s ({:.2} s/step); validation {} by epoch: {}",
             report.steps,

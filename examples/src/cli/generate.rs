@@ -212,5 +212,18 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     if let Some(e) = report.error {
         bail!("stopped early: {e} (everything written so far is kept; rerun to continue)");
     }
+    let have = report.existing + report.written;
+    if have < args.count {
+        bail!(
+            "{} holds {have} of the {} records asked for: {} invalid after {} attempts, {} refused, {} cut off, {} slots given up as near-duplicates (see above; rerun to try the missing ones again)",
+            args.output.display(),
+            args.count,
+            report.invalid.len(),
+            args.max_retries + 1,
+            report.refused.len(),
+            report.truncated.len(),
+            report.duplicate_slots_given_up,
+        );
+    }
     Ok(())
 }

@@ -72,6 +72,12 @@ pub fn run(a: SplitArgs) -> anyhow::Result<()> {
     if let Some(t) = &a.test {
         write_jsonl_atomic(t, &s.test)?;
     }
+    if s.kept_together > 0 {
+        eprintln!(
+            "{} groups of inputs equal up to case and whitespace kept in one split each",
+            s.kept_together
+        );
+    }
     eprintln!(
         "{} items from {}: train {} -> {}, eval {} -> {}{}",
         items.len(),

@@ -587,13 +587,15 @@ impl BackendTask for FinetuneArgs {
         )?;
         let mut trainer = Trainer::new(encoder, config.clone());
         let first_ends = trainer.epoch_ends(&train);
-        let report = trainer.fit_resumable(
-            &train,
-            validation.as_ref(),
-            Some(&log_path),
-            self.checkpoints.then_some(checkpoints.as_path()),
-            self.resume,
-        )?;
+        let report = trainer
+            .fit_resumable(
+                &train,
+                validation.as_ref(),
+                Some(&log_path),
+                self.checkpoints.then_some(checkpoints.as_path()),
+                self.resume,
+            )
+            .with_context(|| resume_context(self.resume, &self.train))?;
         let validated = trainer.inference_encoder();
         drop(trainer);
         let best = report.best.map_or_else(
@@ -718,6 +720,15 @@ pub(crate) fn prepare_run_files(
         checkpoints,
         resume,
     )
+}
+
+/// What a training error happened during: resuming on `train`, or training on it.
+pub(crate) fn resume_context(resume: bool, train: &std::path::Path) -> String {
+    if resume {
+        format!("--resume with --train {}", train.display())
+    } else {
+        format!("training on {}", train.display())
+    }
 }
 
 /// Refuses, before any work, a run whose outputs (`--output`, its log, its checkpoints and the

@@ -6,6 +6,7 @@
 //! on all the data, as scikit-learn's `refit=True` does.
 
 use super::FinetuneArgs;
+use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use retune_data::{CorpusDoc, TrainRecord};
 use retune_trainer::SentenceEncoder;
@@ -95,13 +96,15 @@ impl Plan<'_> {
             self.best_step,
             first_total
         );
-        let report = trainer.fit_resumable(
-            &set.examples,
-            None,
-            Some(&log),
-            args.checkpoints.then_some(dir.as_path()),
-            args.resume,
-        )?;
+        let report = trainer
+            .fit_resumable(
+                &set.examples,
+                None,
+                Some(&log),
+                args.checkpoints.then_some(dir.as_path()),
+                args.resume,
+            )
+            .with_context(|| super::resume_context(args.resume, &args.train))?;
         eprintln!(
             "refit: trained {} steps in {:.1}s (log: {})",
             report.steps,

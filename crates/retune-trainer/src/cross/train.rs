@@ -10,7 +10,9 @@ use super::loss::{CrossLoss, bce_with_logits, listwise_distillation, listwise_so
 use super::model::CrossEncoderModel;
 use crate::error::TrainerError;
 use crate::tokenize::Tokens;
-use crate::train::checkpoint::{CheckpointState, restore, save_checkpoint};
+use crate::train::checkpoint::{
+    CheckpointState, fingerprint, restore, save_checkpoint, truncate_log,
+};
 use crate::train::step_engine::StepEngine;
 use crate::train::{AdamW, LinearSchedule, StepLog, TrainReport};
 use burn::module::AutodiffModule;
@@ -270,13 +272,18 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
 
     /// Resumes from the newest checkpoint in `dir`: weights, optimizer moments and step, the
     /// best weights and the report so far; returns the epochs already done (0 without one).
-    fn resume_from(&mut self, dir: &Path, report: &mut TrainReport) -> Result<usize, TrainerError> {
+    fn resume_from(
+        &mut self,
+        dir: &Path,
+        data: &str,
+        report: &mut TrainReport,
+    ) -> Result<usize, TrainerError> {
         let device = self.encoder.device().clone();
         let Some(r) = restore(
             dir,
             &mut self.encoder.model,
             &mut self.optimizer,
-            &self.config,
+            (&self.config, data),
             &device,
         )?
         else {
@@ -341,12 +348,24 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         let steps_per_epoch = groups.len().div_ceil(bs);
         let total = steps_per_epoch * self.config.epochs;
         let schedule = LinearSchedule::new(self.config.lr, self.config.warmup_ratio, total);
-        let mut log = log.map(JsonlAppender::open).transpose()?;
+        let teachers: Vec<String> = groups.iter().map(|g| format!("{:?}", g.teacher)).collect();
+        let data = fingerprint(groups.iter().zip(&teachers).flat_map(|(g, t)| {
+            [g.query.as_str(), g.positive.as_str()]
+                .into_iter()
+                .chain(g.negatives.iter().map(String::as_str))
+                .chain([t.as_str()])
+        }));
         let mut report = TrainReport::default();
         let done = match checkpoints {
-            Some(dir) if resume => self.resume_from(dir, &mut report)?,
+            Some(dir) if resume => self.resume_from(dir, &data, &mut report)?,
             _ => 0,
         };
+        if let Some(path) = log
+            && done > 0
+        {
+            truncate_log(path, report.steps)?;
+        }
+        let mut log = log.map(JsonlAppender::open).transpose()?;
         let seconds_before = report.seconds;
         if let Some(v) = validation
             && done == 0
@@ -401,6 +420,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                     seconds: seconds_before + started.elapsed().as_secs_f64(),
                     config: self.config.clone(),
                     average_count: 0,
+                    data: data.clone(),
                 };
                 save_checkpoint(
                     dir,

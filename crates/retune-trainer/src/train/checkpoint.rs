@@ -53,6 +53,48 @@ pub struct CheckpointState<C = TrainConfig> {
     /// Models in `average.safetensors` (0: none).
     #[serde(default)]
     pub average_count: usize,
+    /// The fingerprint of the training data ([`fingerprint`]); a resume on other data is
+    /// refused. Empty in checkpoints written before it was recorded.
+    #[serde(default)]
+    pub data: String,
+}
+
+/// A sha256 over `parts` (each length-prefixed, so `["ab", "c"]` and `["a", "bc"]` differ), as
+/// hex: what a checkpoint records of its training data.
+pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Keeps the lines of the JSONL training log at `path` that belong to steps up to `steps`
+/// (a resumed run logs the later ones again), rewriting it atomically.
+pub(crate) fn truncate_log(path: &Path, steps: usize) -> Result<(), TrainerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(TrainerError::io(path)(e)),
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v.get("step").and_then(serde_json::Value::as_u64))
+                .is_none_or(|s| s as usize <= steps)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if kept.len() == text.len() {
+        return Ok(());
+    }
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, kept).map_err(TrainerError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(TrainerError::io(path))
 }
 
 /// The newest complete checkpoint under `dir` (one with `state.json`), if any.
@@ -194,7 +236,7 @@ pub(crate) fn restore<A, M, C>(
     dir: &Path,
     model: &mut M,
     optimizer: &mut AdamW<A::InnerBackend>,
-    config: &C,
+    (config, data): (&C, &str),
     device: &A::Device,
 ) -> Result<Option<Restored<C, M::InnerModule>>, TrainerError>
 where
@@ -212,6 +254,13 @@ where
             path.join("state.json"),
             "config",
             "the checkpoint was written with other training settings; resume with the same ones",
+        ));
+    }
+    if !state.data.is_empty() && state.data != data {
+        return Err(TrainerError::config(
+            path.join("state.json"),
+            "data",
+            "the checkpoint was trained on other data than this run's: resume with the same training file, or start again without resuming",
         ));
     }
     load_weights(model, &path.join("model.safetensors"), device)?;

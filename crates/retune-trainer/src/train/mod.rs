@@ -14,7 +14,7 @@ pub(crate) mod step_engine;
 mod trainer;
 
 pub use average::WeightAverage;
-pub use checkpoint::{CheckpointState, latest_checkpoint};
+pub use checkpoint::{CheckpointState, fingerprint, latest_checkpoint};
 pub use config::{SamplerKind, TrainConfig};
 pub use evaluator::{
     EvalSet, evaluate_embeddings, evaluate_ranked, evaluate_retrieval, rank_embeddings,

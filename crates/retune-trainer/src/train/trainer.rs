@@ -3,7 +3,7 @@
 //! evaluation on a validation set, the best model kept by a chosen metric, a JSONL log.
 
 use super::average::WeightAverage;
-use super::checkpoint::{CheckpointState, restore, save_checkpoint};
+use super::checkpoint::{CheckpointState, fingerprint, restore, save_checkpoint, truncate_log};
 use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
@@ -433,13 +433,18 @@ impl<A: AutodiffBackend> Trainer<A> {
 
     /// Resumes from the newest checkpoint in `dir`: weights, optimizer moments, step counter,
     /// best weights and the report so far; returns the epochs already done (0 without one).
-    fn resume_from(&mut self, dir: &Path, report: &mut TrainReport) -> Result<usize, TrainerError> {
+    fn resume_from(
+        &mut self,
+        dir: &Path,
+        data: &str,
+        report: &mut TrainReport,
+    ) -> Result<usize, TrainerError> {
         let device = self.encoder.device().clone();
         let Some(r) = restore(
             dir,
             &mut self.encoder.model,
             &mut self.optimizer,
-            &self.config,
+            (&self.config, data),
             &device,
         )?
         else {
@@ -549,7 +554,12 @@ impl<A: AutodiffBackend> Trainer<A> {
             0 => total,
             s => s.min(total),
         };
-        let mut log = log.map(JsonlAppender::open).transpose()?;
+        let data = fingerprint(train.iter().flat_map(|e| {
+            [e.anchor.as_str(), e.positive.as_str()]
+                .into_iter()
+                .chain(e.negatives.iter().map(String::as_str))
+                .chain([""])
+        }));
         let bar = ProgressBar::new(stop as u64);
         bar.set_style(
             ProgressStyle::with_template("training [{bar:30}] {pos}/{len} steps {msg} eta {eta}")
@@ -558,9 +568,15 @@ impl<A: AutodiffBackend> Trainer<A> {
         );
         let mut report = TrainReport::default();
         let done = match checkpoints {
-            Some(dir) if resume => self.resume_from(dir, &mut report)?,
+            Some(dir) if resume => self.resume_from(dir, &data, &mut report)?,
             _ => 0,
         };
+        if let Some(path) = log
+            && done > 0
+        {
+            truncate_log(path, report.steps)?;
+        }
+        let mut log = log.map(JsonlAppender::open).transpose()?;
         let seconds_before = report.seconds;
         bar.set_position(report.steps as u64);
         if let Some(eval) = eval
@@ -633,6 +649,7 @@ impl<A: AutodiffBackend> Trainer<A> {
                     seconds: seconds_before + started.elapsed().as_secs_f64(),
                     config: self.config.clone(),
                     average_count: self.average.count,
+                    data: data.clone(),
                 };
                 save_checkpoint(
                     dir,
