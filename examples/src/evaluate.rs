@@ -44,6 +44,10 @@ pub struct EvaluateArgs {
     /// Text of category documents: name, description or samples (ids stay the names).
     #[arg(long, default_value = "name")]
     pub doc_text: retune_data::DocText,
+    /// Count expected labels that name no document as misses (stated in the report) instead
+    /// of refusing the queries file.
+    #[arg(long)]
+    pub allow_unknown_labels: bool,
     /// Display names of the systems, in `--model` order (default: the model arguments).
     #[arg(long = "name")]
     pub names: Vec<String>,
@@ -165,11 +169,21 @@ impl BackendTask for EvaluateArgs {
             bail!("--k values must be at least 1");
         }
         let names = self.system_names()?;
-        let (queries, _) = read_jsonl::<EvalItem>(&self.queries, ReadMode::Strict)?;
-        let set = EvalSet {
-            queries,
-            corpus: retune_data::load_corpus_as(&self.corpus, self.doc_text)?,
-        };
+        let corpus = retune_data::load_corpus_as(&self.corpus, self.doc_text)?;
+        let (queries, unknown_labels) = retune_data::read_labeled_queries(
+            &self.queries,
+            &corpus,
+            &self.corpus,
+            self.allow_unknown_labels,
+        )?;
+        if unknown_labels > 0 {
+            eprintln!(
+                "note: {unknown_labels} expected label(s) of {} name no document in {}; they count as misses",
+                self.queries.display(),
+                self.corpus.display()
+            );
+        }
+        let set = EvalSet { queries, corpus };
         let metrics = metrics_for(&self.k);
         let q_texts: Vec<&str> = set.queries.iter().map(|q| q.input.as_str()).collect();
         let d_texts: Vec<&str> = set.corpus.iter().map(|d| d.text.as_str()).collect();
@@ -274,7 +288,8 @@ impl BackendTask for EvaluateArgs {
                 }
             }
         }
-        let report = EvalReport::build(metrics, systems, self.resamples)?;
+        let mut report = EvalReport::build(metrics, systems, self.resamples)?;
+        report.unknown_labels = unknown_labels;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&report.to_json())?);
         } else {

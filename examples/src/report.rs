@@ -41,6 +41,9 @@ pub struct EvalReport {
     pub systems: Vec<SystemResult>,
     /// Each later system against the first, per metric.
     pub comparisons: Vec<Comparison>,
+    /// Expected labels of the queries that name no document (`--allow-unknown-labels`): each
+    /// is a miss for every system, and the report says so.
+    pub unknown_labels: usize,
 }
 
 impl EvalReport {
@@ -74,6 +77,7 @@ impl EvalReport {
             metrics,
             systems,
             comparisons,
+            unknown_labels: 0,
         })
     }
 
@@ -134,6 +138,13 @@ impl EvalReport {
                 r.p_value,
                 r.improved,
                 r.worsened
+            );
+        }
+        if self.unknown_labels > 0 {
+            let _ = writeln!(
+                s,
+                "\nNote: {} expected label(s) name no document in the corpus; they count as misses for every system (--allow-unknown-labels).",
+                self.unknown_labels
             );
         }
         s

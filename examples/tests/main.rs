@@ -4,6 +4,7 @@
 mod cohere_finetune_cli;
 mod finetune_cli;
 mod generate_cli;
+mod inputs_cli;
 mod options_cli;
 mod paths_cli;
 mod quickstart_cli;

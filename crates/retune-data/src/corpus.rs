@@ -153,6 +153,12 @@ pub fn load_corpus_as(path: impl AsRef<Path>, text: DocText) -> Result<Vec<Corpu
     } else {
         read_jsonl(path, ReadMode::Strict)?.0
     };
+    if docs.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_owned(),
+            what: "the corpus".into(),
+        });
+    }
     let mut seen = HashMap::new();
     for (i, d) in docs.iter().enumerate() {
         if let Some(first) = seen.insert(d.key(), i) {
@@ -165,6 +171,49 @@ pub fn load_corpus_as(path: impl AsRef<Path>, text: DocText) -> Result<Vec<Corpu
         }
     }
     Ok(docs)
+}
+
+/// Labeled queries (`{input, expected}` JSONL) checked against `corpus`: the file must hold
+/// at least one, and every expected label must name a document (by id or text). With
+/// `allow_unknown`, unknown labels are kept (they count as misses) and their number returned;
+/// otherwise they are an error listing the first few with their lines.
+pub fn read_labeled_queries(
+    path: impl AsRef<Path>,
+    corpus: &[CorpusDoc],
+    corpus_path: &Path,
+    allow_unknown: bool,
+) -> Result<(Vec<EvalItem>, usize), DataError> {
+    let path = path.as_ref();
+    let known: std::collections::HashSet<&str> = corpus
+        .iter()
+        .flat_map(|d| [d.key(), d.text.as_str()])
+        .collect();
+    let mut items = Vec::new();
+    let mut unknown = Vec::new();
+    for entry in crate::JsonlReader::<EvalItem>::open(path, ReadMode::Strict)? {
+        let (line, item) = entry?;
+        for label in &item.expected {
+            if !known.contains(label.as_str()) {
+                unknown.push((line, label.clone()));
+            }
+        }
+        items.push(item);
+    }
+    if items.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_owned(),
+            what: "the queries file".into(),
+        });
+    }
+    if !unknown.is_empty() && !allow_unknown {
+        return Err(DataError::UnknownLabels {
+            path: path.to_owned(),
+            corpus: corpus_path.to_owned(),
+            count: unknown.len(),
+            first: unknown.into_iter().take(5).collect(),
+        });
+    }
+    Ok((items, unknown.len()))
 }
 
 /// The sample transactions of a `categories.json` as labeled queries (course format: the

@@ -84,6 +84,30 @@ pub enum DataError {
         /// The item index asked for.
         item: usize,
     },
+    /// An input holds nothing to work on.
+    #[error("{path}: {what} is empty")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+        /// What it should have held (`the corpus`, `the queries file`).
+        what: String,
+    },
+    /// Queries name documents the corpus does not have.
+    #[error(
+        "{path}: {count} expected label(s) are not in the corpus {corpus}: {}{}",
+        first.iter().map(|(line, label)| format!("line {line} {label:?}")).collect::<Vec<_>>().join(", "),
+        if *count > first.len() { ", ..." } else { "" }
+    )]
+    UnknownLabels {
+        /// The queries file.
+        path: PathBuf,
+        /// The corpus.
+        corpus: PathBuf,
+        /// How many labels are unknown.
+        count: usize,
+        /// The first few: (line, label).
+        first: Vec<(usize, String)>,
+    },
     /// Another process holds the output (a second review of the same queue).
     #[error("{path}: {holder} is writing this output; stop it, or choose another output")]
     Locked {

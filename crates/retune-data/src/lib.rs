@@ -44,7 +44,7 @@ pub use augment::FieldDropout;
 pub use contract::{Embedder, Reranker};
 pub use corpus::{
     Category, CorpusDoc, DocText, category_docs, load_categories, load_corpus, load_corpus_as,
-    sample_queries,
+    read_labeled_queries, sample_queries,
 };
 pub use error::DataError;
 pub use items::{CohereRerankItem, EvalItem, LabeledPair, NTuple, Pair, TrainRecord, Triplet};

@@ -96,6 +96,10 @@ pub struct FinetuneArgs {
     /// Documents to retrieve from (categories.json or JSONL {id?, text}); default: the distinct positives.
     #[arg(long)]
     pub corpus: Option<PathBuf>,
+    /// Train on course items whose `expected` labels name no document of `--corpus` instead of
+    /// refusing the training file.
+    #[arg(long)]
+    pub allow_unknown_labels: bool,
     /// Text of category documents: the name, `name: description` or `name: samples`
     /// (ids stay the names, so evaluation is unchanged).
     #[arg(long, default_value = "name")]
@@ -277,6 +281,58 @@ impl FinetuneArgs {
             self.checkpoint_dir.as_deref(),
         )?;
         crate::dispatch(self.backend, self)
+    }
+
+    /// The training file's records: at least one, and with `--corpus`, every `expected` label
+    /// of a course item names a document (else an error listing the first few with their
+    /// lines, unless `--allow-unknown-labels`).
+    fn read_training_records(&self) -> anyhow::Result<Vec<TrainRecord>> {
+        let corpus = self
+            .corpus
+            .as_deref()
+            .map(retune_data::load_corpus)
+            .transpose()?;
+        let known: std::collections::HashSet<&str> = corpus
+            .iter()
+            .flatten()
+            .flat_map(|d| [d.key(), d.text.as_str()])
+            .collect();
+        let mut records = Vec::new();
+        let mut unknown = Vec::new();
+        for entry in retune_data::JsonlReader::<TrainRecord>::open(&self.train, ReadMode::Strict)? {
+            let (line, record) = entry?;
+            if let TrainRecord::Course(item) = &record
+                && corpus.is_some()
+            {
+                unknown.extend(
+                    item.expected
+                        .iter()
+                        .filter(|l| !known.contains(l.as_str()))
+                        .map(|l| (line, l.clone())),
+                );
+            }
+            records.push(record);
+        }
+        if records.is_empty() {
+            return Err(retune_data::DataError::Empty {
+                path: self.train.clone(),
+                what: "the training file".into(),
+            }
+            .into());
+        }
+        if let (Some(corpus), false) = (
+            &self.corpus,
+            unknown.is_empty() || self.allow_unknown_labels,
+        ) {
+            return Err(retune_data::DataError::UnknownLabels {
+                path: self.train.clone(),
+                corpus: corpus.clone(),
+                count: unknown.len(),
+                first: unknown.into_iter().take(5).collect(),
+            }
+            .into());
+        }
+        Ok(records)
     }
 
     /// Whether `--hard-negatives` mines (when corpus negatives are off): the loss must use
@@ -485,7 +541,7 @@ impl BackendTask for FinetuneArgs {
         device: A::Device,
     ) -> anyhow::Result<FinetuneOutcome> {
         let hub = self.push_to_hub.as_deref().map(publish_check).transpose()?;
-        let (records, _) = read_jsonl::<TrainRecord>(&self.train, ReadMode::Strict)?;
+        let records = self.read_training_records()?;
         let holdout = ((records.len() as f64) * self.validation_ratio).round() as usize;
         if holdout >= records.len() {
             bail!(
