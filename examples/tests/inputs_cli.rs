@@ -8,6 +8,22 @@ fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
 }
 
+/// Two labeled queries; the second's label is in no corpus here.
+fn one_unknown_label(dir: &Path) -> PathBuf {
+    let path = dir.join("labeled.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"input": "Delta flight to Denver", "expected": ["Airfare"]}"#,
+            "\n",
+            r#"{"input": "Team lunch", "expected": ["Meals (old name)"]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
 fn evaluate(queries: &Path, corpus: &Path, extra: &[&str]) -> (bool, String, String) {
     let out = crate::support::retune("evaluate")
         .arg("--queries")
@@ -36,17 +52,7 @@ fn empty_inputs_and_unknown_labels_are_refused_unless_allowed() {
     let (ok, _, err) = evaluate(&empty, &cats, &[]);
     assert!(!ok && err.contains("the queries file is empty"), "{err}");
 
-    let queries = dir.path().join("q.jsonl");
-    std::fs::write(
-        &queries,
-        concat!(
-            r#"{"input": "Delta flight to Denver", "expected": ["Airfare"]}"#,
-            "\n",
-            r#"{"input": "Team lunch", "expected": ["Meals (old name)"]}"#,
-            "\n"
-        ),
-    )
-    .unwrap();
+    let queries = one_unknown_label(dir.path());
     let empty_corpus = dir.path().join("corpus.jsonl");
     std::fs::write(&empty_corpus, "").unwrap();
     let (ok, _, err) = evaluate(&queries, &empty_corpus, &[]);
@@ -70,17 +76,7 @@ fn empty_inputs_and_unknown_labels_are_refused_unless_allowed() {
 #[test]
 fn finetune_refuses_training_labels_missing_from_its_corpus() {
     let dir = tempfile::tempdir().unwrap();
-    let train = dir.path().join("train.jsonl");
-    std::fs::write(
-        &train,
-        concat!(
-            r#"{"input": "Delta flight to Denver", "expected": ["Airfare"]}"#,
-            "\n",
-            r#"{"input": "Team lunch", "expected": ["Meals (old name)"]}"#,
-            "\n"
-        ),
-    )
-    .unwrap();
+    let train = one_unknown_label(dir.path());
     let out = crate::support::retune("finetune")
         .arg("--model")
         .arg(repo("fixtures/tiny-bert"))
