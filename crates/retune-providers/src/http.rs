@@ -142,7 +142,12 @@ impl Http {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let text = resp.text().map_err(transport)?;
+        // Servers echo keys (in error messages, in generated text): scrub every body here,
+        // before any part of it can reach an error, a log or a file.
+        let text = crate::secret::scrub(
+            &resp.text().map_err(transport)?,
+            self.config.api_key.as_ref(),
+        );
         if status.is_success() {
             return Ok(text);
         }

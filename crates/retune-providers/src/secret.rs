@@ -43,6 +43,40 @@ impl ApiKey {
     }
 }
 
+/// The environment variables whose values are secrets wherever they appear.
+pub const SECRET_VARS: [&str; 6] = [
+    "OPENAI_API_KEY",
+    "CO_API_KEY",
+    "COHERE_API_KEY",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "RETUNE_API_KEY",
+];
+
+/// `text` with every known secret replaced by `<redacted>`: `key` (the request's) and the
+/// values of [`SECRET_VARS`] (values under 8 characters are not secrets worth the name and
+/// would scrub ordinary words). Every response body passes through this before any of it can
+/// reach an error, a log or a file.
+pub fn scrub(text: &str, key: Option<&ApiKey>) -> String {
+    let env: Vec<String> = SECRET_VARS
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|v| v.trim().to_owned())
+        .collect();
+    let mut out = text.to_owned();
+    for secret in key
+        .map(|k| k.expose().to_owned())
+        .into_iter()
+        .chain(env)
+        .filter(|s| s.len() >= 8)
+    {
+        if out.contains(&secret) {
+            out = out.replace(&secret, "<redacted>");
+        }
+    }
+    out
+}
+
 impl std::fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ApiKey(<redacted>)")
@@ -71,6 +105,16 @@ mod tests {
             key: ApiKey,
         }
         assert!(!format!("{:?}", Holder { key: k }).contains("sk-very"));
+    }
+
+    #[test]
+    fn scrub_removes_the_key_however_it_is_quoted() {
+        let k = ApiKey::new("sk-echoed-secret-42").unwrap();
+        let body = r#"{"error":{"message":"Incorrect API key provided: sk-echoed-secret-42. Check Bearer sk-echoed-secret-42"}}"#;
+        let clean = scrub(body, Some(&k));
+        assert!(!clean.contains("sk-echoed"), "{clean}");
+        assert_eq!(clean.matches("<redacted>").count(), 2);
+        assert_eq!(scrub("nothing secret", Some(&k)), "nothing secret");
     }
 
     #[test]

@@ -4,3 +4,4 @@
 mod cohere_flow;
 mod generate_openai;
 mod openai_embeddings;
+mod secrets;
