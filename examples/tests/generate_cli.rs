@@ -120,3 +120,36 @@ fn a_run_that_writes_fewer_records_than_asked_fails_and_says_why() {
         "{stderr}"
     );
 }
+
+/// An answer with a terminal escape sequence in a field is invalid (re-asked, never written),
+/// and nothing the model wrote reaches the terminal raw.
+#[test]
+fn escape_sequences_from_the_model_never_reach_the_file_or_the_terminal() {
+    let mock = MockOpenAi::start(Arc::new(|_, body| {
+        let prompt = body["messages"][0]["content"].as_str().unwrap_or("");
+        let category = prompt.split('"').nth(1).unwrap_or("").to_string();
+        MockReply::Content(
+            json!({"merchant_name": "Evil\u{1b}[2J Corp", "merchant_category": ["SaaS"],
+                "department": "Engineering", "location": "Austin, TX", "amount": 10.0,
+                "spend_program_name": "Budget", "trip_name": null,
+                "expense_category": category})
+            .to_string(),
+        )
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("generated.jsonl");
+    let run = crate::support::retune("generate")
+        .arg("--categories")
+        .arg(categories())
+        .args(["--count", "1", "--max-retries", "1"])
+        .args(["--base-url", &mock.base_url(), "--api-key", "sk-x"])
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(stderr.contains("control character"), "{stderr}");
+    assert_eq!(lines(&out), 0);
+}

@@ -11,7 +11,9 @@
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use retune_data::generate::{AskConfig, GenerateConfig, PromptKind, PromptTemplate, generate};
+use retune_data::generate::{
+    AskConfig, GenerateConfig, PromptKind, PromptTemplate, generate, printable,
+};
 use retune_data::paths::{Named, check_distinct};
 use retune_data::{Llm, ReadMode, Transaction, load_categories, read_jsonl};
 use retune_providers::openai::{OPENAI_BASE_URL, OpenAiChat};
@@ -175,7 +177,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         &|t, n| {
             eprintln!(
                 "[{n:>5}/{count}] {:<32} {}",
-                t.expense_category, t.merchant_name
+                printable(&t.expense_category),
+                printable(&t.merchant_name)
             )
         },
     )
@@ -197,10 +200,14 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         report.usage.completion_tokens
     );
     for (c, r) in &report.refused {
-        eprintln!("  refused ({c}): {r}");
+        eprintln!("  refused ({}): {}", printable(c), printable(r));
     }
     for (c, e) in &report.invalid {
-        eprintln!("  invalid ({c}): {}", e.replace('\n', " | "));
+        eprintln!(
+            "  invalid ({}): {}",
+            printable(c),
+            printable(&e.replace('\n', " | "))
+        );
     }
     if !report.unreadable_lines.is_empty() {
         eprintln!(

@@ -84,7 +84,46 @@ pub fn transaction_problems(t: &Transaction) -> Vec<(&'static str, String)> {
     if t.merchant_category.iter().any(|c| c.trim().is_empty()) {
         out.push(("merchant_category", "entries must not be empty".into()));
     }
+    let single_line = [
+        ("merchant_name", &t.merchant_name),
+        ("department", &t.department),
+        ("location", &t.location),
+        ("spend_program_name", &t.spend_program_name),
+        ("expense_category", &t.expense_category),
+    ]
+    .into_iter()
+    .chain(t.trip_name.iter().map(|v| ("trip_name", v)))
+    .chain(t.merchant_category.iter().map(|v| ("merchant_category", v)));
+    for (name, value) in single_line {
+        if let Some(c) = value.chars().find(|c| c.is_control()) {
+            out.push((
+                name,
+                format!(
+                    "must be one line of printable text (found control character U+{:04X})",
+                    u32::from(c)
+                ),
+            ));
+        }
+    }
     out
+}
+
+/// `text` safe to print on a terminal: control characters (escape sequences, newlines, bells)
+/// are shown escaped (`\u{1b}`, `\n`) instead of acting on the terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Checks a parsed answer against what was asked; each problem is one line.
@@ -119,6 +158,30 @@ pub fn dedup_key(t: &Transaction) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused_in_fields_and_escaped_when_printed() {
+        let t = Transaction {
+            merchant_name: "Evil\u{1b}[2J Corp".into(),
+            merchant_category: vec!["SaaS\nline two".into()],
+            department: "IT".into(),
+            location: "Austin, TX".into(),
+            amount: 10.0,
+            spend_program_name: "Budget".into(),
+            trip_name: None,
+            expense_category: "Software".into(),
+        };
+        let problems = transaction_problems(&t);
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| *f).collect();
+        assert_eq!(
+            fields,
+            ["merchant_name", "merchant_category"],
+            "{problems:?}"
+        );
+        assert!(problems[0].1.contains("U+001B"), "{problems:?}");
+        assert_eq!(printable("Evil\u{1b}[2J"), "Evil\\u{1b}[2J");
+        assert_eq!(printable("plain"), "plain");
+    }
 
     #[test]
     fn schema_is_strict_and_complete() {

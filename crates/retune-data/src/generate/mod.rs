@@ -9,7 +9,8 @@ pub mod run;
 
 pub use ask::{AskConfig, AskOutcome, REASK_PREFIX, Usage, ask_transaction};
 pub use draft::{
-    check_transaction, dedup_key, parse_transaction, transaction_problems, transaction_schema,
+    check_transaction, dedup_key, parse_transaction, printable, transaction_problems,
+    transaction_schema,
 };
 pub use prompts::{AMBIGUOUS_PROMPT, PromptKind, PromptTemplate, TRANSACTION_PROMPT};
 pub use run::{GenerateConfig, GenerateReport, generate, shares};
