@@ -275,6 +275,24 @@ pub fn check_publish<'a>(
     split_repo_id(repo_id).map_err(|e| config.error(repo_id, "publish", e))
 }
 
+/// Checks before a long run that publishing to `repo_id` can work: [`check_publish`], then the
+/// token against the endpoint (`whoami`); returns the account the token belongs to. A token the
+/// Hub refuses fails here, not after the training.
+pub fn verify_token(config: &HubConfig, repo_id: &str) -> Result<String, TrainerError> {
+    check_publish(config, repo_id)?;
+    config
+        .probe()
+        .map_err(|e| config.error(repo_id, "check the token", e))?;
+    let client = config
+        .client()
+        .map_err(|e| config.error(repo_id, "connect", e))?;
+    let user = client
+        .whoami()
+        .send()
+        .map_err(|e| config.error(repo_id, "check the token (whoami)", e))?;
+    Ok(user.username)
+}
+
 /// Publishes the model folder `dir` as the model repository `repo_id` (created when missing,
 /// private when asked) in one commit of every file under it, and returns the commit's URL.
 /// Needs a token with write access ([`HubConfig::with_token`] or `HF_TOKEN`).

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use retune_data::Embedder;
 use retune_trainer::backend::{Cpu, cpu_device};
 use retune_trainer::fixture::tiny_bert_dir;
-use retune_trainer::hub::{HubConfig, download_model, push_folder};
+use retune_trainer::hub::{HubConfig, download_model, push_folder, verify_token};
 use retune_trainer::{EncoderConfig, ModelSource, SentenceEncoder, resolve_model_with};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -196,10 +196,28 @@ async fn lfs_batch(
     axum::Json(json!({"transfer": "basic", "objects": []})).into_response()
 }
 
+/// `GET /api/whoami-v2`: the account for the right token, 401 otherwise.
+async fn whoami(headers: HeaderMap) -> Response {
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {TOKEN}"))
+    {
+        axum::Json(json!({"name": "me", "type": "user"})).into_response()
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "Invalid credentials in Authorization header"})),
+        )
+            .into_response()
+    }
+}
+
 /// Serves the imitation on 127.0.0.1:0 from a background thread; returns its base URL.
 fn serve(hub: Shared) -> String {
     let app = Router::new()
         .route("/api/repos/create", post(create))
+        .route("/api/whoami-v2", any(whoami))
         .route("/api/models/{owner}/{name}/{action}/{rev}", post(api))
         .route("/{owner}/{repo}/info/lfs/objects/batch", post(lfs_batch))
         .route("/{owner}/{name}/resolve/{rev}/{*file}", any(resolve))
@@ -378,6 +396,19 @@ fn publishes_an_exported_folder_in_one_commit() {
         h.requests.iter().map(|r| (&r.0, &r.1)).collect::<Vec<_>>()
     );
     drop(h);
+    // The token is checked before any training: the right one names its account, a wrong one
+    // is refused (without echoing it).
+    assert_eq!(verify_token(&config, "me/tuned").unwrap(), "me");
+    let err = verify_token(
+        &HubConfig::new(&url).with_token("hf_wrong_token_x"),
+        "me/tuned",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("whoami") && !err.contains("hf_wrong_token_x"),
+        "{err}"
+    );
     // A rejected token: the error says so and does not echo the token the server quoted back.
     let wrong = HubConfig::new(&url).with_token(format!("{TOKEN}x"));
     let err = push_folder(&wrong, &dir, "me/tuned", false, "m").unwrap_err();

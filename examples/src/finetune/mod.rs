@@ -858,13 +858,14 @@ pub(crate) fn prepare_files(
     Ok(dir)
 }
 
-/// Checks before training that publishing can work (a token, an `owner/name` id), so a long
-/// run does not end in an error that was knowable at its start.
+/// Checks before training that publishing can work (a token the Hub accepts, an `owner/name`
+/// id), so a long run does not end in an error that was knowable at its start.
 #[cfg(feature = "hub")]
 fn publish_check(repo: &str) -> anyhow::Result<retune_trainer::hub::HubConfig> {
     let hub = retune_trainer::hub::HubConfig::from_env();
-    retune_trainer::hub::check_publish(&hub, repo)
+    let account = retune_trainer::hub::verify_token(&hub, repo)
         .with_context(|| format!("--push-to-hub {repo}"))?;
+    eprintln!("--push-to-hub {repo}: the token belongs to {account}");
     Ok(hub)
 }
 
