@@ -2,4 +2,5 @@
 //! link instead of 2 keeps a cold build's disk and link time down.
 
 mod bad_input;
+mod fuzz_readers;
 mod seed_rendering;

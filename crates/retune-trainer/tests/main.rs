@@ -10,6 +10,7 @@ mod cuda_parity;
 mod divergence;
 mod fused_parity;
 mod fused_training;
+mod fuzz_config;
 mod grad_check;
 mod hub;
 mod loss_parity;
