@@ -26,6 +26,8 @@ pub struct TextTokenizer {
     path: PathBuf,
     max_len: usize,
     pad_id: u32,
+    /// Characters kept of one whitespace-free run (see [`TextTokenizer::bounded`]).
+    word_cap: usize,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -56,12 +58,58 @@ impl TextTokenizer {
                 stride: 0,
             }))
             .map_err(err)?;
+        let longest = inner
+            .get_vocab(false)
+            .keys()
+            .map(|t| t.chars().count())
+            .max()
+            .unwrap_or(1);
         Ok(Self {
             inner,
             path,
             max_len,
             pad_id,
+            word_cap: 2 * (max_len + 1) * longest.max(101),
         })
+    }
+
+    /// A form of `text` that tokenizes to the same first `max_len` tokens as the whole, of
+    /// bounded length: it ends after the `max_len + 1`-th whitespace-separated word (every
+    /// pre-tokenizer here gives a word at least one token and none joins words across
+    /// whitespace), and keeps at most `word_cap` characters of one run without whitespace (twice
+    /// `max_len + 1` times the longer of the longest vocabulary entry and WordPiece's
+    /// 100-character word limit: enough for the run's own tokens, and a run cut there is still
+    /// one unknown word to WordPiece). Tokenizing then costs time and memory flat in the length
+    /// of an input.
+    fn bounded<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let (mut words, mut run) = (0usize, 0usize);
+        let mut out: Option<String> = None;
+        let mut skipping = false;
+        for (i, c) in text.char_indices() {
+            if c.is_whitespace() {
+                if run > 0 {
+                    words += 1;
+                    if words > self.max_len {
+                        return out.map_or(std::borrow::Cow::Borrowed(&text[..i]), Into::into);
+                    }
+                }
+                run = 0;
+                skipping = false;
+            } else {
+                run += 1;
+                if run > self.word_cap {
+                    if !skipping {
+                        out.get_or_insert_with(|| text[..i].to_owned());
+                        skipping = true;
+                    }
+                    continue;
+                }
+            }
+            if let Some(o) = out.as_mut() {
+                o.push(c);
+            }
+        }
+        out.map_or(std::borrow::Cow::Borrowed(text), Into::into)
     }
 
     /// Longest sequence produced, special tokens included.
@@ -83,13 +131,23 @@ impl TextTokenizer {
 
     /// Tokenizes single texts (with the model's special tokens).
     pub fn encode(&self, texts: &[&str]) -> Result<Vec<Tokens>, TrainerError> {
-        self.encode_inputs(texts.iter().map(|&t| t.into()).collect())
+        let bounded: Vec<_> = texts.iter().map(|&t| self.bounded(t)).collect();
+        self.encode_inputs(bounded.iter().map(|t| t.as_ref().into()).collect())
     }
 
     /// Tokenizes (first, second) pairs as one sequence each, second segment with type id 1, as
     /// Hugging Face encodes pairs; truncation shortens the longer text first.
     pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<Tokens>, TrainerError> {
-        self.encode_inputs(pairs.iter().map(|&(a, b)| (a, b).into()).collect())
+        let bounded: Vec<_> = pairs
+            .iter()
+            .map(|&(a, b)| (self.bounded(a), self.bounded(b)))
+            .collect();
+        self.encode_inputs(
+            bounded
+                .iter()
+                .map(|(a, b)| (a.as_ref(), b.as_ref()).into())
+                .collect(),
+        )
     }
 
     fn encode_inputs(
@@ -173,5 +231,41 @@ impl Batch {
             attention_mask: t(&self.mask),
             dropout_seed: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unbounded(t: &TextTokenizer, text: &str) -> Vec<u32> {
+        t.inner.encode(text, true).unwrap().get_ids().to_vec()
+    }
+
+    #[test]
+    fn long_inputs_are_cut_before_tokenizing_without_changing_the_tokens() {
+        let path = crate::fixture::tiny_bert_dir().join("tokenizer.json");
+        let t = TextTokenizer::from_file(&path, 16).unwrap();
+        let many_words = "expense report line item ".repeat(20_000);
+        let long_word = format!("{} then words after", "x".repeat(5_000));
+        let punctuated = format!("{} tail", "a.b-c,".repeat(2_000));
+        let spaced = format!("start{}end of it all", " ".repeat(100_000));
+        let cjk = "東京駅タクシー".repeat(2_000);
+        for text in [&many_words, &long_word, &punctuated, &spaced, &cjk] {
+            let got = &t.encode(&[text.as_str()]).unwrap()[0].ids;
+            assert_eq!(got, &unbounded(&t, text), "{}", &text[..20]);
+            assert!(t.bounded(text).len() <= 16 * 150_000, "bounded");
+        }
+        assert!(t.bounded(&many_words).len() < 200, "a few words kept");
+        let pair = t
+            .encode_pairs(&[(many_words.as_str(), "short query")])
+            .unwrap();
+        let want = t
+            .inner
+            .encode((many_words.as_str(), "short query"), true)
+            .unwrap();
+        assert_eq!(pair[0].ids, want.get_ids());
+        assert_eq!(t.bounded("two words"), "two words");
+        assert!(t.bounded(&long_word).ends_with(" then words after"));
     }
 }
