@@ -311,7 +311,8 @@ fn a_run_killed_during_its_refit_resumes_to_the_same_model() {
 
 /// `--output` never deletes what retune did not write: a folder holding the training data and
 /// the current directory are refused before any training, naming the folder, and the data is
-/// intact; an output retune wrote (marked) is replaced by the next run.
+/// intact; `--overwrite` takes a folder retune did not write, never the current directory; an
+/// output retune wrote (marked) is replaced by the next run.
 #[test]
 fn output_folders_retune_did_not_write_are_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,6 +354,27 @@ fn output_folders_retune_did_not_write_are_refused_before_training() {
         std::fs::read_to_string(here.join("notes.txt")).unwrap(),
         "mine"
     );
+    // --overwrite replaces a folder retune did not write, but never the current directory.
+    let run = tiny_finetune(&train, Path::new("."))
+        .arg("--overwrite")
+        .current_dir(&here)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && stderr.contains("current directory"),
+        "{stderr}"
+    );
+    let run = tiny_finetune(&train, &here)
+        .args(["--epochs", "1", "--checkpoints", "false", "--overwrite"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!here.join("notes.txt").exists() && here.join("model.safetensors").is_file());
 
     let output = dir.path().join("model");
     for _ in 0..2 {

@@ -13,6 +13,34 @@ pub const MARKER: &str = ".retune-output";
 /// Ok when `dir` may be removed and written again: absent, empty, or marked by retune, and
 /// neither the current directory nor one of its parents.
 pub fn check_replaceable(dir: &Path) -> Result<(), TrainerError> {
+    check_not_current(dir)?;
+    let mut entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(TrainerError::io(dir)(e)),
+    };
+    if entries.next().is_none() || dir.join(MARKER).is_file() {
+        return Ok(());
+    }
+    Err(TrainerError::NotReplaceable {
+        path: dir.to_path_buf(),
+        reason: "it is not empty and retune did not write it (no .retune-output marker); \
+                 choose another output folder, pass --overwrite, or empty it yourself"
+            .into(),
+    })
+}
+
+/// Takes an existing folder the user asked to overwrite (`--overwrite`): marks it as retune's
+/// output so that it may be replaced; the current directory and its parents are still
+/// refused, as is anything that is not a folder.
+pub fn claim(dir: &Path) -> Result<(), TrainerError> {
+    check_not_current(dir)?;
+    if dir.is_dir() { mark(dir) } else { Ok(()) }
+}
+
+/// Refuses a path that exists and is not a folder, or that is the current directory or one of
+/// its parents.
+fn check_not_current(dir: &Path) -> Result<(), TrainerError> {
     let refuse = |reason: &str| {
         Err(TrainerError::NotReplaceable {
             path: dir.to_path_buf(),
@@ -33,14 +61,7 @@ pub fn check_replaceable(dir: &Path) -> Result<(), TrainerError> {
     {
         return refuse("it is the current directory or one of its parents");
     }
-    let mut entries = std::fs::read_dir(dir).map_err(TrainerError::io(dir))?;
-    if entries.next().is_none() || dir.join(MARKER).is_file() {
-        return Ok(());
-    }
-    refuse(
-        "it is not empty and retune did not write it (no .retune-output marker); \
-         choose another output folder, or empty or remove it yourself",
-    )
+    Ok(())
 }
 
 /// Marks `dir` (which must exist) as retune's output.
@@ -88,6 +109,12 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         let err = check_replaceable(&cwd).unwrap_err().to_string();
         assert!(err.contains("current directory"), "{err}");
+        assert!(
+            claim(&cwd).is_err(),
+            "--overwrite never takes the current directory"
+        );
+        claim(&data).unwrap();
+        check_replaceable(&data).unwrap();
         let parent = cwd.parent().unwrap();
         assert!(check_replaceable(parent).is_err());
     }

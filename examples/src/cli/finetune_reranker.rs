@@ -57,6 +57,10 @@ pub struct RerankerArgs {
     /// Where the re-ranker goes (replaced if it exists).
     #[arg(long)]
     output: PathBuf,
+    /// Replace `--output` even when retune did not write it (never the current directory or a
+    /// parent of it, nor a folder holding an input).
+    #[arg(long)]
+    overwrite: bool,
     /// Text of category documents: name, description or samples (ids stay the names).
     #[arg(long, default_value = "name")]
     doc_text: retune_data::DocText,
@@ -479,6 +483,7 @@ pub fn run(args: RerankerArgs) -> anyhow::Result<()> {
         ],
         &args.output,
         args.checkpoint_dir.as_deref(),
+        args.overwrite,
     )?;
     dispatch(args.backend, args)
 }

@@ -151,6 +151,7 @@ fn check_paths(model: &str, p: &Paths) -> anyhow::Result<()> {
         ],
         &p.model,
         None,
+        false,
     )
 }
 

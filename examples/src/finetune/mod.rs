@@ -100,6 +100,11 @@ pub struct FinetuneArgs {
     /// refusing the training file.
     #[arg(long)]
     pub allow_unknown_labels: bool,
+    /// Replace `--output` even when retune did not write it (never the current directory or a
+    /// parent of it, nor a folder holding an input); without it, only an empty folder or one
+    /// retune wrote is replaced.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Text of category documents: the name, `name: description` or `name: samples`
     /// (ids stay the names, so evaluation is unchanged).
     #[arg(long, default_value = "name")]
@@ -279,6 +284,7 @@ impl FinetuneArgs {
             ],
             &self.output,
             self.checkpoint_dir.as_deref(),
+            self.overwrite,
         )?;
         crate::dispatch(self.backend, self)
     }
@@ -795,9 +801,9 @@ pub(crate) fn check_run_paths(
     inputs: &[Option<(&str, &std::path::Path)>],
     output: &std::path::Path,
     checkpoint_dir: Option<&std::path::Path>,
+    overwrite: bool,
 ) -> anyhow::Result<()> {
     use retune_data::paths::{Named, check_distinct};
-    retune_trainer::output::check_replaceable(output)?;
     let model_dir = std::path::Path::new(model);
     let mut named: Vec<Named<'_>> = inputs
         .iter()
@@ -807,12 +813,19 @@ pub(crate) fn check_run_paths(
     if model_dir.exists() {
         named.push(Named::new("--model", model_dir));
     }
-    let derived = [
-        output.with_extension("train_log.jsonl"),
-        output.with_extension("checkpoints"),
-        output.with_extension("refit.train_log.jsonl"),
-        output.with_extension("checkpoints-refit"),
-    ];
+    let derived: Vec<PathBuf> = if output.file_name().is_some() {
+        [
+            "train_log.jsonl",
+            "checkpoints",
+            "refit.train_log.jsonl",
+            "checkpoints-refit",
+        ]
+        .iter()
+        .map(|e| output.with_extension(e))
+        .collect()
+    } else {
+        Vec::new()
+    };
     let mut outputs = vec![Named::new("--output", output)];
     outputs.extend(
         derived
@@ -823,6 +836,10 @@ pub(crate) fn check_run_paths(
         outputs.push(Named::new("--checkpoint-dir", dir));
     }
     check_distinct(&named, &outputs)?;
+    if overwrite {
+        retune_trainer::output::claim(output)?;
+    }
+    retune_trainer::output::check_replaceable(output)?;
     Ok(())
 }
 
