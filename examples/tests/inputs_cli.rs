@@ -25,7 +25,12 @@ fn one_unknown_label(dir: &Path) -> PathBuf {
 }
 
 fn evaluate(queries: &Path, corpus: &Path, extra: &[&str]) -> (bool, String, String) {
+    let scratch = tempfile::tempdir().unwrap();
     let out = crate::support::retune("evaluate")
+        .arg("--cache-dir")
+        .arg(scratch.path().join("cache"))
+        .arg("--runs-log")
+        .arg(scratch.path().join("runs.jsonl"))
         .arg("--queries")
         .arg(queries)
         .arg("--corpus")
