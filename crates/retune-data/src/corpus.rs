@@ -61,6 +61,12 @@ pub fn load_categories(path: impl AsRef<Path>) -> Result<Vec<Category>, DataErro
             source: inner,
         }
     })?;
+    if cats.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_owned(),
+            what: "the categories file".into(),
+        });
+    }
     let mut seen = HashMap::new();
     for (i, c) in cats.iter().enumerate() {
         if c.category.trim().is_empty() {
@@ -334,5 +340,11 @@ mod tests {
         std::fs::write(&cats, r#"[{"category":"Travel","departments":"Sales"}]"#).unwrap();
         let err = load_categories(&cats).unwrap_err().to_string();
         assert!(err.contains("[0].departments"), "{err}");
+        std::fs::write(&cats, "[]").unwrap();
+        let err = load_categories(&cats).unwrap_err().to_string();
+        assert!(
+            err.contains("c.json") && err.contains("the categories file is empty"),
+            "{err}"
+        );
     }
 }
