@@ -132,7 +132,45 @@ impl EvaluateArgs {
     /// Runs `evaluate` on the chosen backend. Not generic, so the Burn code it needs is compiled
     /// here once rather than in every binary that runs it.
     pub fn execute(self) -> anyhow::Result<EvalReport> {
+        self.check_paths()?;
         crate::dispatch(self.backend, self)
+    }
+
+    /// Refuses, before any work, a file this run writes (the report files under `--out`, the
+    /// runs log) that is one of its inputs (`--queries`, `--corpus`, `--fuse-on`).
+    fn check_paths(&self) -> anyhow::Result<()> {
+        use retune_data::paths::{Named, check_distinct};
+        let mut inputs = vec![
+            Named::new("--queries", &self.queries),
+            Named::new("--corpus", &self.corpus),
+        ];
+        if let Some(f) = &self.fuse_on {
+            inputs.push(Named::new("--fuse-on", f));
+        }
+        let written: Vec<PathBuf> = self
+            .out
+            .iter()
+            .flat_map(|o| {
+                [
+                    "metrics.json",
+                    "per_query.csv",
+                    "chart.png",
+                    "chart.svg",
+                    "report.md",
+                ]
+                .iter()
+                .map(|f| o.join(f))
+                .collect::<Vec<_>>()
+            })
+            .collect();
+        let runs_log = self.runs_log_path();
+        let mut outputs: Vec<Named<'_>> = written
+            .iter()
+            .map(|p| Named::new("a report file under --out", p))
+            .collect();
+        outputs.push(Named::new("the runs log", &runs_log));
+        check_distinct(&inputs, &outputs)?;
+        Ok(())
     }
 
     fn runs_log_path(&self) -> PathBuf {

@@ -108,6 +108,41 @@ fn an_output_named_as_an_input_is_refused_by_every_step() {
     ];
     let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     refused("generate", &refs, &["--categories", "--output"], &cats);
+
+    let queries = d.join("metrics.json");
+    std::fs::write(
+        &queries,
+        "{\"input\": \"Uber\", \"expected\": [\"Airfare\"]}\n",
+    )
+    .unwrap();
+    let args = [
+        s("--queries"),
+        os(&queries),
+        s("--corpus"),
+        os(&cats),
+        s("--model"),
+        os(&model),
+        s("--out"),
+        os(d),
+    ];
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    refused("evaluate", &refs, &["--queries", "--out"], &queries);
+
+    let train = d.join("cohere-train.jsonl");
+    std::fs::copy(&queries, &train).unwrap();
+    let args = [
+        s("--train"),
+        os(&train),
+        s("--corpus"),
+        os(&cats),
+        s("--name"),
+        s("n"),
+        s("--dry-run"),
+        s("--out"),
+        os(d),
+    ];
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    refused("cohere-finetune", &refs, &["--train", "--out"], &train);
 }
 
 /// `finetune` refuses an `--output` that is its base model's folder or holds its training file.

@@ -113,6 +113,23 @@ pub struct CohereFinetuneArgs {
 
 /// Runs the subcommand.
 pub fn run(args: CohereFinetuneArgs) -> anyhow::Result<()> {
+    use retune_data::paths::{Named, check_distinct};
+    let mut inputs = vec![
+        Named::new("--train", &args.train),
+        Named::new("--corpus", &args.corpus),
+    ];
+    if let Some(e) = &args.eval {
+        inputs.push(Named::new("--eval", e));
+    }
+    let written: Vec<PathBuf> = ["cohere-train.jsonl", "finetune.json", "eval"]
+        .iter()
+        .map(|f| args.out.join(f))
+        .collect();
+    let outputs: Vec<Named<'_>> = written
+        .iter()
+        .map(|p| Named::new("a file under --out", p))
+        .collect();
+    check_distinct(&inputs, &outputs)?;
     dispatch(args.backend, args)
 }
 
