@@ -95,6 +95,21 @@ fn killed_mid_run_then_resumed_ends_with_count_unique_records() {
     );
 }
 
+/// `retune generate --count COUNT` against `mock` (one re-ask) into `out`: the run and its stderr.
+fn generate_once(mock: &MockOpenAi, count: usize, out: &Path) -> (std::process::Output, String) {
+    let run = crate::support::retune("generate")
+        .arg("--categories")
+        .arg(categories())
+        .args(["--count", &count.to_string(), "--max-retries", "1"])
+        .args(["--base-url", &mock.base_url(), "--api-key", "sk-x"])
+        .arg("--output")
+        .arg(out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    (run, stderr)
+}
+
 /// A run in which no answer is valid exits non-zero and says how many records it holds of how
 /// many were asked, and why the rest failed.
 #[test]
@@ -103,17 +118,7 @@ fn a_run_that_writes_fewer_records_than_asked_fails_and_says_why() {
         MockReply::Content(r#"{"merchant_name": "only a name"}"#.into())
     }));
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("generated.jsonl");
-    let run = crate::support::retune("generate")
-        .arg("--categories")
-        .arg(categories())
-        .args(["--count", "3", "--max-retries", "1"])
-        .args(["--base-url", &mock.base_url(), "--api-key", "sk-x"])
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let (run, stderr) = generate_once(&mock, 3, &dir.path().join("generated.jsonl"));
     assert!(!run.status.success(), "{stderr}");
     assert!(
         stderr.contains("holds 0 of the 3 records asked for") && stderr.contains("3 invalid"),
@@ -138,16 +143,7 @@ fn escape_sequences_from_the_model_never_reach_the_file_or_the_terminal() {
     }));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("generated.jsonl");
-    let run = crate::support::retune("generate")
-        .arg("--categories")
-        .arg(categories())
-        .args(["--count", "1", "--max-retries", "1"])
-        .args(["--base-url", &mock.base_url(), "--api-key", "sk-x"])
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let (run, stderr) = generate_once(&mock, 1, &out);
     assert!(!run.status.success(), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     assert!(stderr.contains("control character"), "{stderr}");

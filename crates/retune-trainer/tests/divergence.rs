@@ -72,14 +72,7 @@ fn an_absurd_learning_rate_stops_the_run_at_the_first_non_finite_step() {
 
 #[test]
 fn a_checkpoint_with_nan_weights_is_refused_on_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let copied = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(tiny_bert_dir().join("."))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let dir = crate::common::tiny_bert_copy();
     let path = dir.path().join("model.safetensors");
     let mut bytes = std::fs::read(&path).unwrap();
     let (name, offset) = {

@@ -5,7 +5,6 @@
 
 use proptest::prelude::*;
 use retune_trainer::backend::{Cpu, cpu_device};
-use retune_trainer::fixture::tiny_bert_dir;
 use retune_trainer::{EncoderConfig, SentenceEncoder};
 
 const FILES: [&str; 5] = [
@@ -69,14 +68,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 /// A copy of the tiny model with `file` replaced by `text`.
 fn folder_with(file: &str, text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let copied = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(tiny_bert_dir().join("."))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let dir = crate::common::tiny_bert_copy();
     std::fs::write(dir.path().join(file), text).unwrap();
     dir
 }

@@ -190,6 +190,20 @@ pub fn assert_step_losses_close(
     }
 }
 
+/// A temporary copy of the tiny fixture model, for tests that change its files.
+#[allow(dead_code)]
+pub fn tiny_bert_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(retune_trainer::fixture::tiny_bert_dir().join("."))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    dir
+}
+
 /// The real model the MiniLM parity tests load.
 #[allow(dead_code)]
 pub const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
