@@ -1,10 +1,12 @@
 //! A server that echoes the key back (in an error message, in generated text) never gets it
 //! into an error or an answer: every body is scrubbed in the HTTP layer. The server here is a
-//! raw HTTP/1.1 responder that copies the request's bearer token into what it sends.
+//! raw HTTP/1.1 responder that copies the request's bearer token into what it sends. A
+//! refused connection names the URL that refused.
 
 use retune_data::{ChatMessage, ChatRequest, Llm, Role};
+use retune_providers::cohere::CohereClient;
 use retune_providers::openai::OpenAiChat;
-use retune_providers::{ApiKey, HttpConfig, RetryPolicy};
+use retune_providers::{ApiKey, HttpConfig, ProviderError, RetryPolicy};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -49,7 +51,8 @@ fn echo_server(replies: Vec<(u16, &'static str)>) -> String {
     url
 }
 
-fn chat(url: &str) -> OpenAiChat {
+/// The key, no retries.
+fn config(url: &str) -> HttpConfig {
     let mut cfg = HttpConfig::new(url, Some(ApiKey::new(KEY).unwrap()));
     cfg.retry = RetryPolicy {
         max_retries: 0,
@@ -58,7 +61,11 @@ fn chat(url: &str) -> OpenAiChat {
         total_budget: Duration::from_secs(5),
         on_retry: None,
     };
-    OpenAiChat::new(cfg, "m").unwrap()
+    cfg
+}
+
+fn chat(url: &str) -> OpenAiChat {
+    OpenAiChat::new(config(url), "m").unwrap()
 }
 
 fn request() -> ChatRequest {
@@ -96,4 +103,48 @@ fn an_echoed_key_never_reaches_an_error_or_an_answer() {
         !content.contains(KEY) && content.contains("<redacted>"),
         "{content}"
     );
+}
+
+#[test]
+fn cohere_never_passes_on_an_echoed_key() {
+    let url = echo_server(vec![
+        (401, r#"{"message":"invalid api token: Bearer {KEY}"}"#),
+        (
+            200,
+            r#"{"id":"r","results":[{"index":0,"relevance_score":0.9}],"meta":{"note":"{KEY}"}}"#,
+        ),
+    ]);
+    let cohere = CohereClient::new(config(&url)).unwrap();
+    let err = cohere
+        .rerank("rerank-english-v3.0", "q", &["d"], None)
+        .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("invalid api token"), "{text}");
+    assert!(!text.contains(KEY) && text.contains("<redacted>"), "{text}");
+    let ok = cohere
+        .rerank("rerank-english-v3.0", "q", &["d"], None)
+        .unwrap();
+    assert_eq!(ok.len(), 1);
+}
+
+#[test]
+fn a_refused_connection_names_the_url() {
+    // A port that was free a moment ago: nothing listens there now.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let err = chat(&url).chat(&request()).unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::Transport { url: u, timeout: false, .. } if u.starts_with(&url)),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&url) && text.contains("could not connect"),
+        "{text}"
+    );
+    assert!(!text.contains("receiver is gone"), "{text}");
 }

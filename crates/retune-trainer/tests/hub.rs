@@ -196,18 +196,21 @@ async fn lfs_batch(
     axum::Json(json!({"transfer": "basic", "objects": []})).into_response()
 }
 
-/// `GET /api/whoami-v2`: the account for the right token, 401 otherwise.
+/// `GET /api/whoami-v2`: the account for the right token, 401 otherwise, quoting the
+/// Authorization header it got back (as careless servers do).
 async fn whoami(headers: HeaderMap) -> Response {
-    if headers
+    let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        == Some(&format!("Bearer {TOKEN}"))
-    {
+        .unwrap_or_default();
+    if auth == format!("Bearer {TOKEN}") {
         axum::Json(json!({"name": "me", "type": "user"})).into_response()
     } else {
         (
             StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"error": "Invalid credentials in Authorization header"})),
+            axum::Json(
+                json!({"error": format!("Invalid credentials in Authorization header: {auth}")}),
+            ),
         )
             .into_response()
     }
@@ -406,7 +409,9 @@ fn publishes_an_exported_folder_in_one_commit() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("whoami") && !err.contains("hf_wrong_token_x"),
+        err.contains("whoami")
+            && err.contains("Invalid credentials")
+            && !err.contains("hf_wrong_token_x"),
         "{err}"
     );
     // A rejected token: the error says so and does not echo the token the server quoted back.
