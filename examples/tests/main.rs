@@ -11,5 +11,6 @@ mod quickstart_cli;
 mod reranker_cli;
 mod review_api;
 mod review_browser;
+mod serve_cli;
 mod support;
 mod trec_eval_cli;

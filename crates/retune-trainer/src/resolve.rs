@@ -110,6 +110,7 @@ enum Lookup {
     Found(ModelSource),
     Missing {
         id: String,
+        #[cfg_attr(not(feature = "hub"), allow(dead_code))]
         revision: String,
         looked: PathBuf,
     },

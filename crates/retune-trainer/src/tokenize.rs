@@ -17,6 +17,8 @@ pub struct Tokens {
     pub ids: Vec<u32>,
     /// Segment ids (0 for a single text; 1 for the second text of a pair).
     pub type_ids: Vec<u32>,
+    /// Whether the text had more tokens than the tokenizer's `max_len` (the rest was dropped).
+    pub truncated: bool,
 }
 
 /// A tokenizer bound to a maximum sequence length.
@@ -163,6 +165,7 @@ impl TextTokenizer {
             .map(|e| Tokens {
                 ids: e.get_ids().to_vec(),
                 type_ids: e.get_type_ids().to_vec(),
+                truncated: !e.get_overflowing().is_empty(),
             })
             .collect())
     }
@@ -267,5 +270,32 @@ mod tests {
         assert_eq!(pair[0].ids, want.get_ids());
         assert_eq!(t.bounded("two words"), "two words");
         assert!(t.bounded(&long_word).ends_with(" then words after"));
+    }
+
+    #[test]
+    fn truncated_says_whether_tokens_were_dropped() {
+        let path = crate::fixture::tiny_bert_dir().join("tokenizer.json");
+        let t = TextTokenizer::from_file(&path, 8).unwrap();
+        let exact = |text: &str| unbounded(&TextTokenizer::from_file(&path, 10_000).unwrap(), text);
+        let many_words = "expense report line item ".repeat(20_000);
+        for text in [
+            "",
+            "a",
+            "uber ride",
+            "one two three four five six",
+            &many_words,
+        ] {
+            let got = &t.encode(&[text]).unwrap()[0];
+            assert_eq!(
+                got.truncated,
+                exact(text).len() > 8,
+                "{:?}",
+                &text[..text.len().min(20)]
+            );
+        }
+        let pairs = t
+            .encode_pairs(&[("uber", "ride"), ("uber", &many_words)])
+            .unwrap();
+        assert!(!pairs[0].truncated && pairs[1].truncated);
     }
 }

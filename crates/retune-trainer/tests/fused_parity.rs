@@ -93,6 +93,7 @@ fn token_types_and_hidden_states_match_the_burn_forward() {
     let bad = Tokens {
         ids: vec![u32::MAX],
         type_ids: vec![0],
+        truncated: false,
     };
     let err = fused.forward(&[&bad]).unwrap_err().to_string();
     assert!(err.contains("outside the vocabulary"), "{err}");

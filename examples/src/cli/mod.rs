@@ -14,6 +14,7 @@ pub mod mine;
 pub mod quickstart;
 pub mod ranges;
 pub mod review;
+pub mod serve;
 pub mod split;
 pub mod trec_eval;
 
@@ -55,6 +56,9 @@ pub enum Step {
     Evaluate(crate::evaluate::EvaluateArgs),
     /// Score a TREC run file against qrels with trec_eval's definitions.
     TrecEval(trec_eval::TrecEvalArgs),
+    /// Serve an embedder and / or a re-ranker over OpenAI's and text-embeddings-inference's
+    /// HTTP APIs.
+    Serve(serve::ServeArgs),
     /// Fine-tune a Cohere re-ranker through its API and evaluate it against the base re-ranker.
     CohereFinetune(cohere_finetune::CohereFinetuneArgs),
     /// Time the engines: exact top-k search, training steps, encoding.
@@ -91,6 +95,7 @@ impl Cli {
             Step::FinetuneReranker(a) => finetune_reranker::run(a),
             Step::Evaluate(a) => a.execute().map(|_| ()),
             Step::TrecEval(a) => trec_eval::run(a),
+            Step::Serve(a) => serve::run(a),
             Step::CohereFinetune(a) => cohere_finetune::run(a),
             Step::Bench(Bench::Topk(a)) => {
                 bench_topk::run(a);

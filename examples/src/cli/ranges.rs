@@ -93,6 +93,36 @@ pub fn temperature(s: &str) -> Result<f32, String> {
     }
 }
 
+/// A size in bytes: a whole number with an optional unit (`B`, `KB`, `MB`, `GB` in powers
+/// of 1000; `KiB`, `MiB`, `GiB` in powers of 1024), at least 1 byte.
+pub fn bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} (use B, KB, MB, GB, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 2MB"))?;
+    match n.checked_mul(scale) {
+        Some(v) if v >= 1 => Ok(v),
+        Some(_) => Err("must be at least 1 byte".into()),
+        None => Err(format!("{s} is too large")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +141,15 @@ mod tests {
         assert!(fraction("0").is_ok() && fraction("1").is_err());
         assert!(open_fraction("0").is_err() && open_fraction("0.2").is_ok());
         assert!(temperature("2").is_ok() && temperature("NaN").is_err());
+    }
+
+    #[test]
+    fn sizes_take_decimal_and_binary_units() {
+        assert_eq!(bytes("2MB"), Ok(2_000_000));
+        assert_eq!(bytes("512 KiB"), Ok(512 * 1024));
+        assert_eq!(bytes("100"), Ok(100));
+        for bad in ["0", "-1", "2XB", "MB", "1.5MB", "99999999999999GB"] {
+            assert!(bytes(bad).is_err(), "{bad}");
+        }
     }
 }

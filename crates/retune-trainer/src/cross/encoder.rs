@@ -280,7 +280,11 @@ impl<B: Backend> CrossEncoder<B> {
 
     /// Raw logits of (query, document) pairs, in input order (batched, sorted by length).
     pub fn logits(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, TrainerError> {
-        let tokens = self.tokenize(pairs)?;
+        self.logits_tokens(&self.tokenize(pairs)?)
+    }
+
+    /// Raw logits of already tokenized pairs, in input order (batched, sorted by length).
+    pub fn logits_tokens(&self, tokens: &[Tokens]) -> Result<Vec<f32>, TrainerError> {
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].ids.len()));
         let mut out = vec![0.0; tokens.len()];

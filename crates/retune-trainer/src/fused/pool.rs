@@ -71,8 +71,8 @@ pub(crate) fn pool_backward(mode: Pooling, states: &[f32], d_pooled: &[f32], d_s
     }
 }
 
-/// Scales `v` to unit length (norm clamped at 1e-12).
-pub(crate) fn normalize(v: &mut [f32]) {
+/// Scales `v` to unit length (norm clamped at 1e-12, as sentence-transformers' Normalize).
+pub fn normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     v.iter_mut().for_each(|x| *x /= norm);
 }
