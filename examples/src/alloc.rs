@@ -9,6 +9,7 @@
 //! heap for the next step: 5-15% less time per MNRL step at batch 16 and 32 in paired runs, with
 //! the same peak resident memory (docs/benchmarks.md). A user's own `MALLOC_*_` environment
 //! settings win (any of them switches this off; `MALLOC_PERTURB_=0` is a harmless one).
+//! [`peak_rss_mb`] reads what the benchmarks report.
 
 /// Keep freed blocks of up to 32 MB in the heap for reuse (glibc on Linux; nothing elsewhere).
 pub fn reuse_freed_memory() {
@@ -38,3 +39,11 @@ fn apply() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn apply() {}
+
+/// Peak resident memory of this process in MB (Linux `VmHWM`; `None` elsewhere).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

@@ -1,6 +1,8 @@
 //! `retune serve` as a user runs it: it prints where it listens, takes its key from
 //! RETUNE_API_KEY and never prints it, and on SIGTERM while loaded stops accepting, answers
-//! every request it accepted, and exits 0.
+//! every request it accepted, and exits 0. Real clients (the `openai` SDK and huggingface_hub's
+//! `InferenceClient`, installed from PyPI by `scripts/serve-clients.sh`) get what `retune embed`
+//! writes for the same texts.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -130,4 +132,61 @@ fn sigterm_while_loaded_answers_every_accepted_request_and_the_key_is_never_prin
         !text.contains(KEY) && !text.contains(WRONG),
         "a key was printed:\n{text}"
     );
+}
+
+#[test]
+fn the_openai_sdk_and_huggingface_hub_get_what_embed_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("texts.jsonl");
+    let texts = [
+        "Delta flight to Denver",
+        "a",
+        "東京駅タクシー",
+        "Team lunch at Chipotle, 6 people",
+    ];
+    let lines: Vec<String> = texts
+        .iter()
+        .map(|t| serde_json::json!({"text": t}).to_string())
+        .collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let expected = dir.path().join("expected.jsonl");
+    let embed = crate::support::retune("embed")
+        .arg("--model")
+        .arg(repo("fixtures/tiny-bert"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&expected)
+        .output()
+        .unwrap();
+    assert!(
+        embed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&embed.stderr)
+    );
+    let (mut child, url, lines) = serve();
+    let clients = std::process::Command::new("bash")
+        .arg(repo("scripts/serve-clients.sh"))
+        .arg(&url)
+        .arg(&expected)
+        .env("RETUNE_API_KEY", KEY)
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = String::from_utf8_lossy(&clients.stdout);
+    let err = String::from_utf8_lossy(&clients.stderr);
+    assert!(
+        clients.status.success(),
+        "{out}\n{err}\n{}",
+        lines.lock().unwrap().join("\n")
+    );
+    for name in [
+        "openai embeddings.create:",
+        "openai embeddings.create float:",
+        "huggingface_hub feature_extraction:",
+        "401",
+    ] {
+        assert!(out.contains(name), "{out}");
+    }
 }

@@ -51,13 +51,6 @@ fn unit_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     v
 }
 
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 /// Runs the subcommand.
 pub fn run(a: BenchTopkArgs) {
     let q = unit_rows(a.queries, a.dim, 1);
@@ -82,6 +75,6 @@ pub fn run(a: BenchTopkArgs) {
         rayon::current_num_threads(),
         flops / secs / 1e9,
         flops / 360e9,
-        peak_rss_mb().unwrap_or(f64::NAN)
+        crate::alloc::peak_rss_mb().unwrap_or(f64::NAN)
     );
 }

@@ -71,14 +71,6 @@ fn pairs(items: &[EvalItem]) -> Vec<TrainExample> {
     out
 }
 
-/// Peak resident memory of this process in MB (Linux `VmHWM`).
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 impl BackendTask for BenchTrainArgs {
     type Output = ();
 
@@ -138,7 +130,7 @@ impl BackendTask for BenchTrainArgs {
             seconds / report.steps.max(1) as f64,
             samples as f64 / seconds,
             tokens as f64 / seconds,
-            peak_rss_mb().unwrap_or(f64::NAN)
+            crate::alloc::peak_rss_mb().unwrap_or(f64::NAN)
         );
         Ok(())
     }

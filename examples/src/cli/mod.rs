@@ -3,6 +3,7 @@
 //! is instantiated here, in the library, once (the binary only parses and calls
 //! [`Cli::run`]), which keeps release builds from compiling it per entry point.
 
+pub mod bench_serve;
 pub mod bench_topk;
 pub mod bench_train;
 pub mod cohere_finetune;
@@ -61,7 +62,7 @@ pub enum Step {
     Serve(serve::ServeArgs),
     /// Fine-tune a Cohere re-ranker through its API and evaluate it against the base re-ranker.
     CohereFinetune(cohere_finetune::CohereFinetuneArgs),
-    /// Time the engines: exact top-k search, training steps, encoding.
+    /// Time the engines: exact top-k search, training steps, encoding, serving.
     #[command(subcommand)]
     Bench(Bench),
     /// Rewrite the project's own tiny test model (deterministic).
@@ -79,6 +80,8 @@ pub enum Bench {
     Train(bench_train::BenchTrainArgs),
     /// Encoding at batch 1, 8 and 32, engines side by side.
     Encode(embed::BenchEncodeArgs),
+    /// `retune serve` at several client concurrencies beside offline embedding.
+    Serve(bench_serve::BenchServeArgs),
 }
 
 impl Cli {
@@ -103,6 +106,7 @@ impl Cli {
             }
             Step::Bench(Bench::Train(a)) => bench_train::run(a),
             Step::Bench(Bench::Encode(a)) => embed::run(a.into()),
+            Step::Bench(Bench::Serve(a)) => bench_serve::run(a),
             Step::MakeFixtures(a) => make_fixtures::run(a),
         }
     }
