@@ -1,6 +1,6 @@
 //! The backends this build offers, named in one place so binaries choose without `#[cfg]` of
 //! their own. [`Cpu`] is `flex` when that feature is on (the default), else `ndarray`;
-//! [`CpuAutodiff`] wraps it for training. With the `cuda` feature, [`Gpu`] is Burn's CUDA backend.
+//! [`CpuAutodiff`] wraps it for training. With the `cuda` feature, `Gpu` is Burn's CUDA backend.
 
 #[cfg(not(any(feature = "flex", feature = "ndarray")))]
 compile_error!("retune-trainer needs a CPU backend: enable feature `flex` (default) or `ndarray`");

@@ -8,7 +8,9 @@
 //!
 //! Inference runs on the Burn model or on the fused CPU path ([`crate::fused`]), by
 //! [`Engine`]: `Auto` (the default) takes the fused path on this build's CPU backends and Burn
-//! elsewhere (CUDA). Training always goes through Burn ([`SentenceEncoder::forward_seeded`]).
+//! elsewhere (CUDA). Training picks its engine the same way, once, in
+//! `train::step_engine::StepEngine`: Burn's autodiff over
+//! [`SentenceEncoder::forward_seeded`], or the fused engine's own forward and backward passes.
 
 use crate::bert::{BertConfig, BertModel};
 use crate::error::TrainerError;

@@ -34,6 +34,15 @@ pub enum TrainerError {
         /// What is wrong.
         problem: String,
     },
+    /// A setting of a run ([`crate::train::TrainConfig`], a loss) that makes no sense, found
+    /// before any work.
+    #[error("setting `{name}`: {problem}")]
+    Setting {
+        /// The setting, as the config names it (`lr`, `loss.scale`, ...).
+        name: String,
+        /// Its value and the range it must lie in.
+        problem: String,
+    },
     /// The tokenizer file could not be loaded or could not encode.
     #[error("{path}: tokenizer: {message}")]
     Tokenizer {
@@ -86,9 +95,27 @@ pub enum TrainerError {
     /// Reading or writing a data file failed.
     #[error(transparent)]
     Data(#[from] retune_data::DataError),
-    /// A tensor operation failed (shape mismatch, backend error).
-    #[error("tensor: {0}")]
-    Tensor(String),
+    /// A tensor's values could not be read as `f32` on the host.
+    #[error("reading a tensor's values as f32")]
+    TensorData {
+        /// Burn's reason.
+        #[source]
+        source: burn::tensor::DataError,
+    },
+    /// A sequence the fused engine cannot run: longer than the model's positions, or a token
+    /// outside its vocabulary.
+    #[error("input: {problem}")]
+    Input {
+        /// Which sequence and token, and the model's bound.
+        problem: String,
+    },
+    /// The fused engine was called against its contract (a backward pass without its forward
+    /// pass, training bf16 weights, gradients of another shape).
+    #[error("fused engine: {problem}")]
+    Engine {
+        /// What was asked of it.
+        problem: String,
+    },
     /// A training step's loss or gradient norm is NaN or infinite: the run stops there, and
     /// nothing after the last checkpoint is kept.
     #[error(

@@ -2,7 +2,9 @@
 //! vocabulary of the transaction domain with a real `tokenizer.json`, mean pooling and
 //! normalization, in the full sentence-transformers layout. Weights come from a seeded ChaCha
 //! generator, so [`write_tiny_bert`] gives byte-identical files every time;
-//! `fixtures/tiny-bert/` holds its output (regenerate with the `make-fixtures` example).
+//! `fixtures/tiny-bert/` holds its output (regenerate with `retune make-fixtures`). Built for
+//! the crate's tests and under the `fixtures` feature only: it is no part of the library's
+//! API.
 
 use crate::bert::{Activation, BertConfig};
 use crate::error::TrainerError;

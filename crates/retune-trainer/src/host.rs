@@ -10,5 +10,5 @@ pub(crate) fn host_f32<B: Backend, const D: usize>(
     t.into_data()
         .convert::<f32>()
         .into_vec()
-        .map_err(|e| TrainerError::Tensor(format!("{e:?}")))
+        .map_err(|source| TrainerError::TensorData { source })
 }

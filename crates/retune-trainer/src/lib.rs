@@ -1,7 +1,7 @@
 //! The local models of retune, in Burn: BERT-shaped encoders (BERT, MPNet, XLM-RoBERTa; see
 //! [`arch`]) that load Hugging Face checkpoints and embed exactly as sentence-transformers does,
-//! tokenization, pooling, and (in later modules) the losses, samplers, optimizer schedule and
-//! training loop that fine-tune them.
+//! tokenization, pooling, the fused CPU engine, and the losses, samplers, optimizer schedule and
+//! training loop that fine-tune them, with the cross-encoder re-ranker ([`cross`]).
 //!
 //! Everything is generic over a Burn `Backend`; the crate's features only make the CPU (`flex`,
 //! `ndarray`) and `cuda` backends available, and [`backend`] names them for binaries. The crate
@@ -25,6 +25,7 @@ pub mod cross;
 mod encoder;
 mod error;
 pub mod export;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixture;
 pub mod fused;
 mod host;

@@ -16,6 +16,7 @@
 mod screen;
 
 use retune_kernels::amx;
+use retune_kernels::f32_gemm::{Threads, View, product};
 
 use rayon::prelude::*;
 
@@ -81,36 +82,15 @@ fn scores_block(q: &[f32], d: &[f32], dim: usize, out: &mut [f32]) {
         q.len() == m * dim && d.len() == n * dim && out.len() == m * n,
         "block shapes"
     );
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: the asserts above bound every access: `q` is m x dim row-major (row stride dim,
-    // column stride 1), `d` read as its transpose dim x n (row stride 1, column stride dim),
-    // `out` is m x n row-major; the three slices are distinct borrows, so nothing aliases.
-    #[allow(unsafe_code)]
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            dim,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            q.as_ptr(),
-            1,
-            dim as isize,
-            d.as_ptr(),
-            dim as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    // Blocks run in parallel already: each product stays on its thread.
+    product(
+        (m, dim, n),
+        View::plain(q, dim),
+        View::transposed(d, dim),
+        out,
+        false,
+        Threads::Caller,
+    );
 }
 
 /// Keeps the k best hits seen so far for one query.

@@ -1,101 +1,25 @@
-//! Matrix products of the fused path through the `gemm` crate (the kernels Burn's CPU backend
-//! uses, with AVX-512 chosen at run time), accumulating into an output that already holds the
-//! bias (and, where the model adds one, the residual), so neither costs a pass of its own.
+//! Matrix products of the fused path (retune-kernels' one wrapper of the `gemm` crate),
+//! accumulating into an output that already holds the bias (and, where the model adds one, the
+//! residual), so neither costs a pass of its own.
 
-/// Below this many multiply-adds a product runs on the calling thread.
-const PARALLEL_MIN: usize = 1 << 18;
+use retune_kernels::f32_gemm::{Threads, View, product as gemm_product};
 
-/// One operand of a product: row-major data with the strides of the matrix as it enters the
-/// product (a transposed view swaps them).
-#[derive(Clone, Copy)]
-struct View<'a> {
-    data: &'a [f32],
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl View<'_> {
-    /// Whether every element of a `rows x cols` view lies inside `data`.
-    fn fits(&self, rows: usize, cols: usize) -> bool {
-        rows == 0
-            || cols == 0
-            || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
-    }
-}
-
-/// `out[m x n] = (accumulate ? out : 0) + lhs[m x k] * rhs[k x n]`, `out` row-major.
 fn product(
-    (m, k, n): (usize, usize, usize),
+    mkn: (usize, usize, usize),
     lhs: View<'_>,
     rhs: View<'_>,
     out: &mut [f32],
     accumulate: bool,
 ) {
-    assert!(
-        out.len() == m * n && lhs.fits(m, k) && rhs.fits(k, n),
-        "matmul shapes: m {m} k {k} n {n}, lhs {}, rhs {}, out {}",
-        lhs.data.len(),
-        rhs.data.len(),
-        out.len()
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            out.fill(0.0);
-        }
-        return;
-    }
-    let parallelism = if m * n * k >= PARALLEL_MIN {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the assert above keeps every element the product reads inside `lhs` and `rhs`
-    // (the last element of each view is in bounds and strides are non-negative) and every
-    // element it writes inside `out` (m x n, row stride n); `out` is a unique borrow distinct
-    // from the two shared ones, so nothing aliases.
-    #[allow(unsafe_code)]
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
+    gemm_product(mkn, lhs, rhs, out, accumulate, Threads::Auto);
 }
 
 fn plain(data: &[f32], cols: usize) -> View<'_> {
-    View {
-        data,
-        row_stride: cols,
-        col_stride: 1,
-    }
+    View::plain(data, cols)
 }
 
 fn transposed(data: &[f32], cols: usize) -> View<'_> {
-    View {
-        data,
-        row_stride: 1,
-        col_stride: cols,
-    }
+    View::transposed(data, cols)
 }
 
 /// `out[m x n] += x[m x k] * w[k x n]`, every matrix row-major and contiguous.

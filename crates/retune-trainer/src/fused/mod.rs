@@ -332,21 +332,25 @@ impl FusedBert {
         let mut x = Vec::with_capacity(total * h);
         for (n, s) in seqs.iter().enumerate() {
             if s.ids.len() + self.position_offset > self.max_positions {
-                return Err(TrainerError::Tensor(format!(
-                    "sequence {n} has {} tokens; the model has {} positions",
-                    s.ids.len(),
-                    self.max_positions - self.position_offset
-                )));
+                return Err(TrainerError::Input {
+                    problem: format!(
+                        "sequence {n} has {} tokens; the model has {} positions",
+                        s.ids.len(),
+                        self.max_positions - self.position_offset
+                    ),
+                });
             }
             for (p, &id) in s.ids.iter().enumerate() {
                 let tt = s.type_ids.get(p).copied().unwrap_or(0) as usize;
                 let id = id as usize;
                 if id >= self.vocab || (self.type_vocab > 0 && tt >= self.type_vocab) {
-                    return Err(TrainerError::Tensor(format!(
-                        "sequence {n}, token {p}: id {id} / type {tt} outside the vocabulary \
-                         ({} ids, {} types)",
-                        self.vocab, self.type_vocab
-                    )));
+                    return Err(TrainerError::Input {
+                        problem: format!(
+                            "sequence {n}, token {p}: id {id} / type {tt} outside the vocabulary \
+                             ({} ids, {} types)",
+                            self.vocab, self.type_vocab
+                        ),
+                    });
                 }
                 let w = &self.word[id * h..(id + 1) * h];
                 let at = p + self.position_offset;

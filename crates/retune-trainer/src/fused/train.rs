@@ -308,9 +308,9 @@ fn dense_backward(
 impl FusedBert {
     fn check_trainable(&self) -> Result<(), TrainerError> {
         if self.layers.iter().any(|l| l.qkv.packed.is_some()) {
-            return Err(TrainerError::Tensor(
-                "the fused training pass needs f32 weights, not bf16 panels".into(),
-            ));
+            return Err(TrainerError::Engine {
+                problem: "the fused training pass needs f32 weights, not bf16 panels".into(),
+            });
         }
         Ok(())
     }
@@ -492,13 +492,15 @@ impl FusedBert {
     ) -> Result<(), TrainerError> {
         let h = self.hidden;
         if d_states.len() != pass.states.data.len() || grads.layers.len() != self.layers.len() {
-            return Err(TrainerError::Tensor(format!(
-                "backward: {} state gradients for {} states, {} layer gradients for {} layers",
-                d_states.len(),
-                pass.states.data.len(),
-                grads.layers.len(),
-                self.layers.len()
-            )));
+            return Err(TrainerError::Engine {
+                problem: format!(
+                    "backward: {} state gradients for {} states, {} layer gradients for {} layers",
+                    d_states.len(),
+                    pass.states.data.len(),
+                    grads.layers.len(),
+                    self.layers.len()
+                ),
+            });
         }
         let rows = pass.tokens.len();
         let bias = self.position_bias(&pass.lens);

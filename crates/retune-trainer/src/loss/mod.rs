@@ -23,6 +23,7 @@ pub use distance::{cosine_similarity_matrix, pairwise_euclidean};
 pub use mnrl::{mnrl, mnrl_with_targets};
 pub use triplet::{TripletDistance, triplet};
 
+use crate::error::TrainerError;
 use serde::{Deserialize, Serialize};
 
 /// A loss and its parameters, as saved with every training run.
@@ -71,6 +72,41 @@ pub enum LossConfig {
 }
 
 impl LossConfig {
+    /// Checks the loss's own settings: a scale is finite and above 0, a margin finite and at
+    /// least 0, a mini-batch at least 1 ([`TrainerError::Setting`], `loss.scale`, ...).
+    pub fn validate(&self) -> Result<(), TrainerError> {
+        let bad = |name: &str, problem: String| {
+            Err(TrainerError::Setting {
+                name: format!("loss.{name}"),
+                problem,
+            })
+        };
+        let (scale, margin, mini_batch) = match *self {
+            LossConfig::Mnrl { scale, .. } => (Some(scale), None, None),
+            LossConfig::CachedMnrl {
+                scale, mini_batch, ..
+            } => (Some(scale), None, Some(mini_batch)),
+            LossConfig::Triplet { margin, .. }
+            | LossConfig::BatchHard { margin }
+            | LossConfig::BatchSemiHard { margin }
+            | LossConfig::BatchAll { margin } => (None, Some(margin), None),
+        };
+        if let Some(x) = scale
+            && !(x.is_finite() && x > 0.0)
+        {
+            return bad("scale", format!("must be a finite number above 0, got {x}"));
+        }
+        if let Some(x) = margin
+            && !(x.is_finite() && x >= 0.0)
+        {
+            return bad("margin", format!("must be a finite number >= 0, got {x}"));
+        }
+        if mini_batch == Some(0) {
+            return bad("mini_batch", "must be at least 1, got 0".into());
+        }
+        Ok(())
+    }
+
     /// Whether the loss trains on (text, label) rather than (anchor, positive[, negatives]).
     pub fn uses_labels(&self) -> bool {
         matches!(

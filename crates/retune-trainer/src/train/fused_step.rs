@@ -204,10 +204,9 @@ impl<A: AutodiffBackend> FusedStep<A> {
         device: &A::Device,
     ) -> Result<NamedGrads<A::InnerBackend>, TrainerError> {
         let passes = std::mem::take(&mut self.passes);
-        let weights = self
-            .weights
-            .as_ref()
-            .ok_or_else(|| TrainerError::Tensor("fused backward without a forward".into()))?;
+        let weights = self.weights.as_ref().ok_or_else(|| TrainerError::Engine {
+            problem: "a backward pass without its forward pass".into(),
+        })?;
         let mut grads = HostGrads::zeros(weights);
         let word = format!("{prefix}embeddings.word_embeddings.weight");
         let touched = self

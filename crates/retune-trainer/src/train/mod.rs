@@ -22,8 +22,8 @@ pub use evaluator::{
 };
 pub use example::{TrainExample, examples_from_records};
 pub use optim::{
-    AdamW, LinearSchedule, NamedGrads, RowHints, clip_global_norm, clip_scale, global_norm,
-    global_norm_rows, layer_lr_multipliers, named_grads,
+    AdamW, LinearSchedule, NamedGrads, RowHints, clip_scale, global_norm_rows,
+    layer_lr_multipliers, named_grads,
 };
 pub use rows::TouchedRows;
 pub use sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};

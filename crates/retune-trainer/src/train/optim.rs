@@ -377,19 +377,6 @@ pub fn accumulate<B: Backend>(acc: &mut NamedGrads<B>, more: NamedGrads<B>) {
     }
 }
 
-/// Scales gradients so their global L2 norm is at most `max_norm` (torch `clip_grad_norm_`:
-/// factor `max_norm / (norm + 1e-6)` when above); returns the norm before clipping.
-pub fn clip_global_norm<B: Backend>(grads: &mut NamedGrads<B>, max_norm: f64) -> f64 {
-    let total = global_norm(grads);
-    let factor = clip_scale(total, max_norm);
-    if factor != 1.0 {
-        for g in grads.values_mut() {
-            *g = g.clone() * factor;
-        }
-    }
-    total
-}
-
 /// The factor torch's `clip_grad_norm_` multiplies gradients of global norm `norm` by:
 /// `max_norm / (norm + 1e-6)` when the norm is above `max_norm` (> 0), else 1.
 pub fn clip_scale(norm: f64, max_norm: f64) -> f64 {
@@ -400,15 +387,10 @@ pub fn clip_scale(norm: f64, max_norm: f64) -> f64 {
     }
 }
 
-/// The global L2 norm of every gradient. On the CPU backends each gradient is moved out of
-/// its tensor (no copy when the map holds the only reference), read on the host and moved
-/// back; elsewhere it is a sum of tensor reductions.
-pub fn global_norm<B: Backend>(grads: &mut NamedGrads<B>) -> f64 {
-    global_norm_rows(grads, &RowHints::new())
-}
-
-/// As [`global_norm`], reading only the touched rows of the tables `hints` names on the
-/// host: the same bits, since the other rows are zero ([`super::rows`]).
+/// The global L2 norm of every gradient, reading only the touched rows of the tables `hints`
+/// names: the same bits, since the other rows are zero (`train::rows`). On the CPU backends
+/// each gradient is moved out of its tensor (no copy when the map holds the only reference),
+/// read on the host and moved back; elsewhere it is a sum of tensor reductions.
 pub fn global_norm_rows<B: Backend>(grads: &mut NamedGrads<B>, hints: &RowHints) -> f64 {
     if !crate::encoder::is_cpu_backend::<B>() {
         return grads
@@ -440,33 +422,13 @@ impl<E: burn::tensor::ElementConversion> ToF32 for E {
 }
 
 impl<B: Backend> AdamW<B> {
-    /// One optimizer step over the model's parameters with the given gradients and rate.
-    /// The gradients are consumed and each parameter's value is moved out of the model for
-    /// its update, so on the CPU backends neither is copied on its way to host memory.
-    pub fn step<A: AutodiffBackend<InnerBackend = B>>(
-        &mut self,
-        model: &mut impl ParamTable<A>,
-        grads: NamedGrads<B>,
-        lr: f64,
-    ) {
-        self.step_scaled(model, grads, lr, 1.0);
-    }
-
-    /// As [`step`](Self::step) with every gradient multiplied by `scale` first (the factor
-    /// of [`clip_scale`]): clipping folded into the update instead of a pass of its own.
-    pub fn step_scaled<A: AutodiffBackend<InnerBackend = B>>(
-        &mut self,
-        model: &mut impl ParamTable<A>,
-        grads: NamedGrads<B>,
-        lr: f64,
-        scale: f64,
-    ) {
-        self.step_rows(model, grads, (lr, scale), &RowHints::new());
-    }
-
-    /// As [`step_scaled`](Self::step_scaled), where the tables `hints` names have nonzero
-    /// gradients in their touched rows only: on the host the other rows skip the moment
-    /// arithmetic (the same bits, [`super::rows`]).
+    /// One optimizer step over the model's parameters with the given gradients, at rate `lr`
+    /// with every gradient multiplied by `scale` first (the factor of [`clip_scale`]: clipping
+    /// folded into the update instead of a pass of its own). The tables `hints` names have
+    /// nonzero gradients in their touched rows only: on the host the other rows skip the
+    /// moment arithmetic (the same bits, `train::rows`). The gradients are consumed and each
+    /// parameter's value is moved out of the model for its update, so on the CPU backends
+    /// neither is copied on its way to host memory.
     pub fn step_rows<A: AutodiffBackend<InnerBackend = B>>(
         &mut self,
         model: &mut impl ParamTable<A>,

@@ -406,13 +406,14 @@ impl<A: AutodiffBackend> Trainer<A> {
         let metrics = retrieval_metrics();
         let valid = self.encoder.valid();
         let result = evaluate_retrieval(&valid, eval, &metrics, 10)?.mean_by_name();
-        let best_metric: Metric = self.config.best_metric.parse().map_err(|_| {
-            TrainerError::config(
-                "train config",
-                "best_metric",
-                format!("unknown metric {:?}", self.config.best_metric),
-            )
-        })?;
+        let best_metric: Metric =
+            self.config
+                .best_metric
+                .parse()
+                .map_err(|_| TrainerError::Setting {
+                    name: "best_metric".into(),
+                    problem: format!("unknown metric {:?}", self.config.best_metric),
+                })?;
         let value = result.get(&best_metric.to_string()).copied().unwrap_or(0.0);
         if report.record_eval(step, result, value, log)? {
             self.best = Some(valid.model);
@@ -501,6 +502,7 @@ impl<A: AutodiffBackend> Trainer<A> {
         checkpoints: Option<&Path>,
         resume: bool,
     ) -> Result<TrainReport, TrainerError> {
+        self.config.validate()?;
         if matches!(self.config.loss, LossConfig::Triplet { .. })
             && let Some(e) = train.iter().find(|e| e.negatives.is_empty())
         {
@@ -511,31 +513,6 @@ impl<A: AutodiffBackend> Trainer<A> {
                     "TripletLoss needs a negative for every example; {:?} has none (mine negatives first)",
                     e.anchor
                 ),
-            ));
-        }
-        if self.config.distinct_candidates() && !matches!(self.config.loss, LossConfig::Mnrl { .. })
-        {
-            return Err(TrainerError::config(
-                "train config",
-                "shared_negatives",
-                format!(
-                    "distinct candidates (shared negatives, the shuffled sampler) need the mnrl loss, not {}",
-                    self.config.loss.st_name()
-                ),
-            ));
-        }
-        if self.config.stop_at_step > 0 && self.config.average_last_epochs > 0 {
-            return Err(TrainerError::config(
-                "train config",
-                "stop_at_step",
-                "a run that stops early has no last epochs to average (average_last_epochs)",
-            ));
-        }
-        if !(self.config.layer_lr_decay > 0.0 && self.config.layer_lr_decay <= 1.0) {
-            return Err(TrainerError::config(
-                "train config",
-                "layer_lr_decay",
-                format!("must be in (0, 1], got {}", self.config.layer_lr_decay),
             ));
         }
         self.optimizer.lr_multipliers = if self.config.layer_lr_decay == 1.0 {
