@@ -12,7 +12,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use retune_trainer::backend::{Cpu, CpuAutodiff, cpu_device};
 use retune_trainer::train::{
-    AdamW, NamedGrads, RowHints, TouchedRows, clip_scale, global_norm_rows,
+    AdamW, NamedGrads, RowHints, StepRate, TouchedRows, clip_scale, global_norm_rows,
 };
 use retune_trainer::{ParamTable, Slot};
 
@@ -60,8 +60,12 @@ fn bench(c: &mut Criterion) {
                 b.iter_batched(
                     &grads,
                     |mut g| {
-                        let scale = clip_scale(global_norm_rows(&mut g, &hints), 1.0);
-                        opt.step_rows(&mut table, g, (1e-4, scale), &hints);
+                        let grad_scale = clip_scale(global_norm_rows(&mut g, &hints), 1.0);
+                        let rate = StepRate {
+                            lr: 1e-4,
+                            grad_scale,
+                        };
+                        opt.step_rows(&mut table, g, rate, &hints);
                     },
                     BatchSize::PerIteration,
                 )

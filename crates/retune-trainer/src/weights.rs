@@ -442,6 +442,27 @@ pub fn save_bert<B: Backend>(
     write_safetensors(path.as_ref(), &tensors)
 }
 
+/// Loads weights into `model` (any [`ParamTable`]) from a safetensors file of our own writing
+/// (a checkpoint's, a weight average's): every parameter must be there.
+pub(crate) fn load_weights<B: Backend>(
+    model: &mut impl ParamTable<B>,
+    path: &Path,
+    device: &B::Device,
+) -> Result<(), TrainerError> {
+    let file = TensorFile::read(path)?;
+    let st = file.parse(path)?;
+    let tensors: HashMap<String, TensorView<'_>> = st.tensors().into_iter().collect();
+    let (problems, _) = fill_params(model, &tensors, device, &|_| false);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(TrainerError::Weights {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

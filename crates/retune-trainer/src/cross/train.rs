@@ -393,7 +393,8 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
                     &mut self.optimizer,
                     &mut self.encoder.model,
                     grads,
-                    (lr, self.config.max_grad_norm),
+                    lr,
+                    self.config.max_grad_norm,
                 );
                 report.steps += 1;
                 let entry = StepLog {

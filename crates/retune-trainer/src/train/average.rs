@@ -6,7 +6,9 @@
 
 use crate::bert::BertModel;
 use crate::error::TrainerError;
-use crate::weights::{collect_params, f32_bytes, f32_views, fill_params, write_safetensors};
+use crate::weights::{
+    collect_params, f32_bytes, f32_views, fill_params, load_weights, write_safetensors,
+};
 use burn::tensor::backend::Backend;
 use safetensors::tensor::TensorView;
 use std::collections::{BTreeMap, HashMap};
@@ -76,7 +78,7 @@ impl WeightAverage {
         device: &B::Device,
     ) -> Result<Self, TrainerError> {
         let mut model = template.clone();
-        super::checkpoint::load_weights(&mut model, path, device)?;
+        load_weights(&mut model, path, device)?;
         let mut params = BTreeMap::new();
         collect_params(&model, &mut params);
         Ok(Self { count, params })

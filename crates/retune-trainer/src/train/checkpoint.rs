@@ -16,19 +16,18 @@
 use super::average::WeightAverage;
 use super::config::TrainConfig;
 use super::optim::AdamW;
-use super::trainer::{StepLog, TrainReport};
+use super::report::{StepLog, TrainReport};
 use crate::error::TrainerError;
 use crate::export::replace_dir;
 use crate::weights::{
-    ParamTable, TensorFile, collect_params, fill_params, to_f32, write_safetensors,
+    ParamTable, TensorFile, collect_params, load_weights, to_f32, write_safetensors,
 };
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use safetensors::tensor::TensorView;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What `state.json` holds; `C` is the trainer's settings.
@@ -161,27 +160,6 @@ pub(crate) fn save_checkpoint<B: Backend, M: ParamTable<B> + Clone, C: Serialize
         std::fs::remove_dir_all(old).map_err(TrainerError::io(old))?;
     }
     Ok(target)
-}
-
-/// Loads weights into `model` (any [`ParamTable`]) from a safetensors file written by
-/// [`save_checkpoint`]; every parameter must be there.
-pub(crate) fn load_weights<B: Backend>(
-    model: &mut impl ParamTable<B>,
-    path: &Path,
-    device: &B::Device,
-) -> Result<(), TrainerError> {
-    let file = TensorFile::read(path)?;
-    let st = file.parse(path)?;
-    let tensors: HashMap<String, TensorView<'_>> = st.tensors().into_iter().collect();
-    let (problems, _) = fill_params(model, &tensors, device, &|_| false);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(TrainerError::Weights {
-            path: path.to_owned(),
-            problems,
-        })
-    }
 }
 
 /// Reads `state.json` and AdamW's moments of a checkpoint.

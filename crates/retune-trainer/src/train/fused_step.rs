@@ -10,7 +10,7 @@
 //! accumulation, AdamW and checkpoints are unchanged. The cross-encoder uses the same steps
 //! on its BERT body: the first token's state is the leaf, its pooler and head stay Burn's.
 
-use super::optim::{AdamW, NamedGrads, RowHints, clip_scale, global_norm_rows};
+use super::optim::{AdamW, NamedGrads, RowHints, StepRate, clip_scale, global_norm_rows};
 use super::rows::TouchedRows;
 use crate::Pooling;
 use crate::bert::{BertConfig, BertModel};
@@ -66,7 +66,8 @@ impl<A: AutodiffBackend> FusedStep<A> {
         optimizer: &mut AdamW<A::InnerBackend>,
         model: &mut impl ParamTable<A>,
         mut grads: NamedGrads<A::InnerBackend>,
-        (lr, max_grad_norm): (f64, f64),
+        lr: f64,
+        max_grad_norm: f64,
     ) -> f64 {
         let hints: RowHints = self
             .touched
@@ -75,9 +76,9 @@ impl<A: AutodiffBackend> FusedStep<A> {
             .into_iter()
             .collect();
         let norm = global_norm_rows(&mut grads, &hints);
-        let scale = clip_scale(norm, max_grad_norm);
+        let grad_scale = clip_scale(norm, max_grad_norm);
         self.invalidate();
-        optimizer.step_rows(model, grads, (lr, scale), &hints);
+        optimizer.step_rows(model, grads, StepRate { lr, grad_scale }, &hints);
         self.known = optimizer.take_kept_values();
         norm
     }
@@ -302,7 +303,7 @@ mod tests {
         }
         let grads = BTreeMap::new();
         let mut opt = AdamW::new(0.01, 1e-6);
-        step.optimizer_step(&mut opt, &mut enc.model, grads, (1e-3, 1.0));
+        step.optimizer_step(&mut opt, &mut enc.model, grads, 1e-3, 1.0);
         assert!(step.touched.is_none(), "the step takes the rows");
     }
 }

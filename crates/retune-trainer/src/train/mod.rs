@@ -8,6 +8,7 @@ mod evaluator;
 mod example;
 pub(crate) mod fused_step;
 pub(crate) mod optim;
+mod report;
 mod rows;
 mod sampler;
 pub(crate) mod step_engine;
@@ -22,9 +23,10 @@ pub use evaluator::{
 };
 pub use example::{TrainExample, examples_from_records};
 pub use optim::{
-    AdamW, LinearSchedule, NamedGrads, RowHints, clip_scale, global_norm_rows,
+    AdamW, LinearSchedule, NamedGrads, RowHints, StepRate, clip_scale, global_norm_rows,
     layer_lr_multipliers, named_grads,
 };
+pub use report::{StepLog, TrainReport};
 pub use rows::TouchedRows;
 pub use sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
-pub use trainer::{StepLog, TrainReport, Trainer};
+pub use trainer::Trainer;

@@ -179,10 +179,11 @@ impl<B: Backend> AdamW<B> {
         &mut self,
         (id, name): (ParamId, &str),
         (value, grad): (Tensor<B, 1>, Tensor<B, 1>),
-        (lr, scale): (f64, f64),
+        rate: StepRate,
         touched: Option<&TouchedRows>,
     ) -> Tensor<B, 1> {
-        let lr = lr * self.lr_multiplier(name);
+        let lr = rate.lr * self.lr_multiplier(name);
+        let scale = rate.grad_scale;
         if crate::encoder::is_cpu_backend::<B>() {
             let keep = self.keep_values.then_some(id);
             self.update_on_host(name, (value, grad), (lr, scale as f32), keep, touched)
@@ -258,7 +259,17 @@ impl<B: Backend> AdamW<B> {
         } else {
             1.0
         };
-        let k = [b1, c1, b2, c2, inv_bc2_sqrt, eps, keep, step, scale];
+        let k = AdamConstants {
+            b1,
+            c1,
+            b2,
+            c2,
+            inv_bc2_sqrt,
+            eps,
+            keep,
+            step,
+            scale,
+        };
         match touched.filter(|t| t.fits(g.len())) {
             None => {
                 // Any row may get moments here: a later hinted step finds them anew.
@@ -312,13 +323,45 @@ multiversion! {
     }
 }
 
+/// The constants of one parameter's AdamW update on the host.
+#[derive(Debug, Clone, Copy)]
+struct AdamConstants {
+    /// beta1.
+    b1: f32,
+    /// 1 - beta1.
+    c1: f32,
+    /// beta2.
+    b2: f32,
+    /// 1 - beta2.
+    c2: f32,
+    /// 1 / sqrt(bias correction 2).
+    inv_bc2_sqrt: f32,
+    /// epsilon.
+    eps: f32,
+    /// 1 - lr * weight decay (1 without decay).
+    keep: f32,
+    /// lr / bias correction 1.
+    step: f32,
+    /// The gradient scale (clipping).
+    scale: f32,
+}
+
 multiversion! {
-    /// torch's AdamW update of one chunk in place, the constants `[beta1, 1 - beta1, beta2,
-    /// 1 - beta2, 1 / sqrt(bias correction 2), eps, 1 - lr * decay, lr / bias correction 1,
-    /// gradient scale]` (vectorized: the same IEEE operations per element as a scalar loop,
-    /// so the same bits; the gradient is scaled as clipping would have scaled it).
-    fn adamw_chunk(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: [f32; 9]) {
-        let [b1, c1, b2, c2, inv_bc2_sqrt, eps, keep, step, scale] = k;
+    /// torch's AdamW update of one chunk in place (vectorized: the same IEEE operations per
+    /// element as a scalar loop, so the same bits; the gradient is scaled as clipping would
+    /// have scaled it).
+    fn adamw_chunk(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: AdamConstants) {
+        let AdamConstants {
+            b1,
+            c1,
+            b2,
+            c2,
+            inv_bc2_sqrt,
+            eps,
+            keep,
+            step,
+            scale,
+        } = k;
         let n = p.len().min(m.len()).min(v.len()).min(g.len());
         let (p, m, v, g) = (&mut p[..n], &mut m[..n], &mut v[..n], &g[..n]);
         for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
@@ -377,6 +420,16 @@ pub fn accumulate<B: Backend>(acc: &mut NamedGrads<B>, more: NamedGrads<B>) {
     }
 }
 
+/// The learning rate of one optimizer step and the factor its gradients are multiplied by
+/// first (the clipping factor of [`clip_scale`]; 1 leaves them as they are).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepRate {
+    /// The learning rate (before any layer-wise multiplier).
+    pub lr: f64,
+    /// The gradient scale.
+    pub grad_scale: f64,
+}
+
 /// The factor torch's `clip_grad_norm_` multiplies gradients of global norm `norm` by:
 /// `max_norm / (norm + 1e-6)` when the norm is above `max_norm` (> 0), else 1.
 pub fn clip_scale(norm: f64, max_norm: f64) -> f64 {
@@ -422,8 +475,8 @@ impl<E: burn::tensor::ElementConversion> ToF32 for E {
 }
 
 impl<B: Backend> AdamW<B> {
-    /// One optimizer step over the model's parameters with the given gradients, at rate `lr`
-    /// with every gradient multiplied by `scale` first (the factor of [`clip_scale`]: clipping
+    /// One optimizer step over the model's parameters with the given gradients, at `rate.lr`
+    /// with every gradient multiplied by `rate.grad_scale` first (the factor of [`clip_scale`]: clipping
     /// folded into the update instead of a pass of its own). The tables `hints` names have
     /// nonzero gradients in their touched rows only: on the host the other rows skip the
     /// moment arithmetic (the same bits, `train::rows`). The gradients are consumed and each
@@ -433,7 +486,7 @@ impl<B: Backend> AdamW<B> {
         &mut self,
         model: &mut impl ParamTable<A>,
         mut grads: NamedGrads<B>,
-        (lr, scale): (f64, f64),
+        rate: StepRate,
         hints: &RowHints,
     ) {
         self.step += 1;
@@ -445,12 +498,12 @@ impl<B: Backend> AdamW<B> {
                     let n = value.shape().num_elements();
                     let touched = hints.get(&name);
                     let pair = (value.reshape([n]), g);
-                    let updated = self.update((p.id, &name), pair, (lr, scale), touched);
+                    let updated = self.update((p.id, &name), pair, rate, touched);
                     set_param(p, updated.reshape(dims));
                 }
                 Slot::Vector(p) => {
                     let (dims, value) = take_value(p);
-                    let updated = self.update((p.id, &name), (value, g), (lr, scale), None);
+                    let updated = self.update((p.id, &name), (value, g), rate, None);
                     set_param(p, updated.reshape(dims));
                 }
             }

@@ -170,10 +170,11 @@ impl<A: AutodiffBackend> StepEngine<A> {
         optimizer: &mut AdamW<A::InnerBackend>,
         model: &mut impl ParamTable<A>,
         grads: NamedGrads<A::InnerBackend>,
-        lr_and_clip: (f64, f64),
+        lr: f64,
+        max_grad_norm: f64,
     ) -> f64 {
         self.step
-            .optimizer_step(optimizer, model, grads, lr_and_clip)
+            .optimizer_step(optimizer, model, grads, lr, max_grad_norm)
     }
 }
 

@@ -8,6 +8,7 @@ use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
 use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, layer_lr_multipliers};
+use super::report::{StepLog, TrainReport};
 use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 use super::step_engine::StepEngine;
 use crate::bert::BertModel;
@@ -21,44 +22,10 @@ use burn::tensor::{ElementConversion, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use retune_data::JsonlAppender;
 use retune_metrics::Metric;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
-
-/// One logged optimizer step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepLog {
-    /// Optimizer step (1-based).
-    pub step: usize,
-    /// Epoch (0-based).
-    pub epoch: usize,
-    /// Mean loss over the step's batches.
-    pub loss: f64,
-    /// Learning rate used.
-    pub lr: f64,
-    /// Global gradient norm before clipping.
-    pub grad_norm: f64,
-    /// Seconds since training started.
-    pub seconds: f64,
-}
-
-/// What a run did.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TrainReport {
-    /// Optimizer steps taken.
-    pub steps: usize,
-    /// Every step.
-    pub log: Vec<StepLog>,
-    /// Validation results (step, metric name -> mean).
-    pub evals: Vec<(usize, BTreeMap<String, f64>)>,
-    /// Step and value of the best validation result by the chosen metric.
-    pub best: Option<(usize, f64)>,
-    /// Wall time of the run.
-    pub seconds: f64,
-    /// Validation of the averaged weights (`average_last_epochs`), and how many were averaged.
-    pub average: Option<(usize, BTreeMap<String, f64>)>,
-}
 
 /// Trains an encoder.
 pub struct Trainer<A: AutodiffBackend> {
@@ -77,64 +44,10 @@ pub struct Trainer<A: AutodiffBackend> {
 }
 
 #[derive(Serialize)]
-struct EvalLog<'a> {
-    step: usize,
-    eval: &'a BTreeMap<String, f64>,
-}
-
-#[derive(Serialize)]
 struct AverageLog<'a> {
     step: usize,
     averaged_epochs: usize,
     eval_average: &'a BTreeMap<String, f64>,
-}
-
-impl TrainReport {
-    /// Records an optimizer step, appending it to `log` when given.
-    pub fn record_step(
-        &mut self,
-        entry: StepLog,
-        log: &mut Option<JsonlAppender>,
-    ) -> Result<(), TrainerError> {
-        for (quantity, value) in [("loss", entry.loss), ("gradient norm", entry.grad_norm)] {
-            if !value.is_finite() {
-                return Err(TrainerError::Diverged {
-                    step: entry.step,
-                    quantity,
-                    value,
-                    lr: entry.lr,
-                });
-            }
-        }
-        if let Some(w) = log {
-            w.append(&entry)?;
-        }
-        self.log.push(entry);
-        Ok(())
-    }
-
-    /// Records a validation result at `step` whose deciding value is `value` (appending it to
-    /// `log`); returns whether it is the best so far (strictly better than every earlier one).
-    pub fn record_eval(
-        &mut self,
-        step: usize,
-        result: BTreeMap<String, f64>,
-        value: f64,
-        log: &mut Option<JsonlAppender>,
-    ) -> Result<bool, TrainerError> {
-        let best = self.best.is_none_or(|(_, b)| value > b);
-        if best {
-            self.best = Some((step, value));
-        }
-        if let Some(w) = log {
-            w.append(&EvalLog {
-                step,
-                eval: &result,
-            })?;
-        }
-        self.evals.push((step, result));
-        Ok(best)
-    }
 }
 
 impl<A: AutodiffBackend> Trainer<A> {
@@ -586,7 +499,8 @@ impl<A: AutodiffBackend> Trainer<A> {
                     &mut self.optimizer,
                     &mut self.encoder.model,
                     grads,
-                    (lr, self.config.max_grad_norm),
+                    lr,
+                    self.config.max_grad_norm,
                 );
                 report.steps += 1;
                 let entry = StepLog {
