@@ -10,6 +10,7 @@ use retune_trainer::cross::{
     RerankQuery,
 };
 use retune_trainer::fixture::tiny_bert_dir;
+use retune_trainer::train::RunFiles;
 
 const CATS: [&str; 4] = ["travel", "meals", "software", "office supplies"];
 const HINTS: [&str; 4] = ["uber", "pizza", "adobe", "paper"];
@@ -247,7 +248,14 @@ fn cross_training_resumes_exactly_from_a_checkpoint_and_ignores_a_torn_write() {
     let full_dir = tempfile::tempdir().unwrap();
     let mut full = resumable_trainer(3);
     let full_report = full
-        .fit_resumable(&groups, Some(&val), None, Some(full_dir.path()), false)
+        .fit_resumable(
+            &groups,
+            Some(&val),
+            RunFiles {
+                checkpoints: Some(full_dir.path()),
+                ..RunFiles::default()
+            },
+        )
         .unwrap();
     let mut kept: Vec<String> = std::fs::read_dir(full_dir.path())
         .unwrap()
@@ -268,9 +276,11 @@ fn cross_training_resumes_exactly_from_a_checkpoint_and_ignores_a_torn_write() {
         .fit_resumable(
             &groups,
             Some(&val),
-            Some(&log),
-            Some(resumed_dir.path()),
-            true,
+            RunFiles {
+                log: Some(&log),
+                checkpoints: Some(resumed_dir.path()),
+                resume: true,
+            },
         )
         .unwrap();
     // It ran only the last epoch (a run from scratch would reach the same weights too): 4
@@ -297,7 +307,15 @@ fn cross_training_resumes_exactly_from_a_checkpoint_and_ignores_a_torn_write() {
 
     // A resume with other settings is refused.
     let err = resumable_trainer(4)
-        .fit_resumable(&groups, None, None, Some(resumed_dir.path()), true)
+        .fit_resumable(
+            &groups,
+            None,
+            RunFiles {
+                checkpoints: Some(resumed_dir.path()),
+                resume: true,
+                ..RunFiles::default()
+            },
+        )
         .err()
         .unwrap()
         .to_string();

@@ -5,7 +5,7 @@
 use retune_trainer::backend::{CpuAutodiff, cpu_device};
 use retune_trainer::fixture::tiny_bert_dir;
 use retune_trainer::loss::LossConfig;
-use retune_trainer::train::{TrainConfig, TrainExample, Trainer};
+use retune_trainer::train::{RunFiles, TrainConfig, TrainExample, Trainer};
 use retune_trainer::{EncoderConfig, SentenceEncoder, TrainerError};
 
 fn examples() -> Vec<TrainExample> {
@@ -40,7 +40,14 @@ fn an_absurd_learning_rate_stops_the_run_at_the_first_non_finite_step() {
     let ckpt = tempfile::tempdir().unwrap();
     let mut t = Trainer::new(enc, config);
     let err = t
-        .fit_resumable(&examples(), None, None, Some(ckpt.path()), false)
+        .fit_resumable(
+            &examples(),
+            None,
+            RunFiles {
+                checkpoints: Some(ckpt.path()),
+                ..RunFiles::default()
+            },
+        )
         .expect_err("the run diverges");
     let TrainerError::Diverged { step, value, .. } = &err else {
         panic!("{err}");

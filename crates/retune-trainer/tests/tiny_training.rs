@@ -9,7 +9,7 @@ use retune_trainer::backend::{Cpu, CpuAutodiff, cpu_device};
 use retune_trainer::export::save_sentence_transformer;
 use retune_trainer::fixture::tiny_bert_dir;
 use retune_trainer::loss::LossConfig;
-use retune_trainer::train::{SamplerKind, TrainConfig, TrainExample, Trainer};
+use retune_trainer::train::{RunFiles, SamplerKind, TrainConfig, TrainExample, Trainer};
 use retune_trainer::{EncoderConfig, SentenceEncoder};
 
 fn examples() -> Vec<TrainExample> {
@@ -204,8 +204,16 @@ fn resume(
     eval: &retune_trainer::train::EvalSet,
     dir: &std::path::Path,
 ) -> retune_trainer::train::TrainReport {
-    t.fit_resumable(train_set, Some(eval), None, Some(dir), true)
-        .unwrap()
+    t.fit_resumable(
+        train_set,
+        Some(eval),
+        RunFiles {
+            checkpoints: Some(dir),
+            resume: true,
+            ..RunFiles::default()
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -215,7 +223,14 @@ fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
     let full_dir = tempfile::tempdir().unwrap();
     let mut full = trainer(3, 2);
     let full_report = full
-        .fit_resumable(&train_set, Some(&eval), None, Some(full_dir.path()), false)
+        .fit_resumable(
+            &train_set,
+            Some(&eval),
+            RunFiles {
+                checkpoints: Some(full_dir.path()),
+                ..RunFiles::default()
+            },
+        )
         .unwrap();
     // Only the two newest checkpoints are kept.
     let mut kept: Vec<String> = std::fs::read_dir(full_dir.path())
@@ -238,9 +253,11 @@ fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
         .fit_resumable(
             &train_set,
             Some(&eval),
-            Some(&log),
-            Some(resumed_dir.path()),
-            true,
+            RunFiles {
+                log: Some(&log),
+                checkpoints: Some(resumed_dir.path()),
+                resume: true,
+            },
         )
         .unwrap();
     // It ran only the last epoch (from scratch it would reach the same weights too).
@@ -264,7 +281,15 @@ fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
     // Other settings are refused instead of silently mixing runs.
     let mut other = trainer(4, 2);
     let err = other
-        .fit_resumable(&train_set, None, None, Some(resumed_dir.path()), true)
+        .fit_resumable(
+            &train_set,
+            None,
+            RunFiles {
+                checkpoints: Some(resumed_dir.path()),
+                resume: true,
+                ..RunFiles::default()
+            },
+        )
         .err()
         .unwrap()
         .to_string();
@@ -275,7 +300,15 @@ fn resuming_from_a_checkpoint_is_exact_and_ignores_a_torn_write() {
     changed[0].anchor.push_str(" (edited)");
     let mut same_settings = trainer(3, 2);
     let err = same_settings
-        .fit_resumable(&changed, None, None, Some(resumed_dir.path()), true)
+        .fit_resumable(
+            &changed,
+            None,
+            RunFiles {
+                checkpoints: Some(resumed_dir.path()),
+                resume: true,
+                ..RunFiles::default()
+            },
+        )
         .err()
         .unwrap()
         .to_string();
@@ -298,9 +331,11 @@ fn a_resumed_run_logs_each_step_once() {
         .fit_resumable(
             &train_set,
             Some(&eval),
-            Some(&full_log),
-            Some(&full_ck),
-            false,
+            RunFiles {
+                log: Some(&full_log),
+                checkpoints: Some(&full_ck),
+                ..RunFiles::default()
+            },
         )
         .unwrap();
     // Killed after its last epoch was logged but before its checkpoint was written.
@@ -313,9 +348,11 @@ fn a_resumed_run_logs_each_step_once() {
         .fit_resumable(
             &train_set,
             Some(&eval),
-            Some(&killed_log),
-            Some(&killed_ck),
-            true,
+            RunFiles {
+                log: Some(&killed_log),
+                checkpoints: Some(&killed_ck),
+                resume: true,
+            },
         )
         .unwrap();
     let steps = |p: &std::path::Path| -> Vec<u64> {
@@ -432,7 +469,14 @@ fn weight_average_of_the_last_epochs_is_the_result_and_resumes_exactly() {
     let full_dir = tempfile::tempdir().unwrap();
     let mut full = averaged(3);
     let full_report = full
-        .fit_resumable(&train_set, Some(&eval), None, Some(full_dir.path()), false)
+        .fit_resumable(
+            &train_set,
+            Some(&eval),
+            RunFiles {
+                checkpoints: Some(full_dir.path()),
+                ..RunFiles::default()
+            },
+        )
         .unwrap();
     let (count, result) = full_report.average.clone().expect("an averaged validation");
     assert_eq!(count, 2);
@@ -532,7 +576,14 @@ fn a_run_stopped_early_is_the_head_of_the_full_schedule() {
     let full_dir = tempfile::tempdir().unwrap();
     let mut full = trainer(3, 1);
     let full_report = full
-        .fit_resumable(&train_set, None, None, Some(full_dir.path()), false)
+        .fit_resumable(
+            &train_set,
+            None,
+            RunFiles {
+                checkpoints: Some(full_dir.path()),
+                ..RunFiles::default()
+            },
+        )
         .unwrap();
     // Stop where epoch 2 ends: the same steps, learning rates and losses as the full run's
     // first two epochs (not a two-epoch schedule), ending on its weights after epoch 2.

@@ -327,9 +327,11 @@ impl BackendTask for RerankerArgs {
             .fit_resumable(
                 &groups,
                 val,
-                Some(&log_path),
-                self.checkpoints.then_some(checkpoints.as_path()),
-                self.resume,
+                retune_trainer::train::RunFiles {
+                    log: Some(&log_path),
+                    checkpoints: self.checkpoints.then_some(checkpoints.as_path()),
+                    resume: self.resume,
+                },
             )
             .with_context(|| crate::finetune::resume_context(self.resume, &self.train))?;
         eprintln!(

@@ -653,9 +653,11 @@ impl BackendTask for FinetuneArgs {
             .fit_resumable(
                 &train,
                 validation.as_ref(),
-                Some(&log_path),
-                self.checkpoints.then_some(checkpoints.as_path()),
-                self.resume,
+                retune_trainer::train::RunFiles {
+                    log: Some(&log_path),
+                    checkpoints: self.checkpoints.then_some(checkpoints.as_path()),
+                    resume: self.resume,
+                },
             )
             .with_context(|| resume_context(self.resume, &self.train))?;
         let validated = trainer.inference_encoder();

@@ -10,7 +10,7 @@ use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use retune_data::{CorpusDoc, TrainRecord};
 use retune_trainer::SentenceEncoder;
-use retune_trainer::train::{TrainConfig, Trainer};
+use retune_trainer::train::{RunFiles, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
 
 /// What the refit needs from the validated run.
@@ -100,9 +100,11 @@ impl Plan<'_> {
             .fit_resumable(
                 &set.examples,
                 None,
-                Some(&log),
-                args.checkpoints.then_some(dir.as_path()),
-                args.resume,
+                RunFiles {
+                    log: Some(&log),
+                    checkpoints: args.checkpoints.then_some(dir.as_path()),
+                    resume: args.resume,
+                },
             )
             .with_context(|| super::resume_context(args.resume, &args.train))?;
         eprintln!(

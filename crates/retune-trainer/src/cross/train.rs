@@ -14,7 +14,7 @@ use crate::train::checkpoint::{
     CheckpointState, fingerprint, restore, save_checkpoint, truncate_log,
 };
 use crate::train::step_engine::StepEngine;
-use crate::train::{AdamW, LinearSchedule, StepLog, TrainReport};
+use crate::train::{AdamW, LinearSchedule, RunFiles, StepLog, TrainReport};
 use burn::module::AutodiffModule;
 use burn::tensor::{ElementConversion, Tensor, backend::AutodiffBackend};
 use rand::SeedableRng;
@@ -267,7 +267,14 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         validation: Option<&[RerankQuery]>,
         log: Option<&Path>,
     ) -> Result<TrainReport, TrainerError> {
-        self.fit_resumable(groups, validation, log, None, false)
+        self.fit_resumable(
+            groups,
+            validation,
+            RunFiles {
+                log,
+                ..RunFiles::default()
+            },
+        )
     }
 
     /// Resumes from the newest checkpoint in `dir`: weights, optimizer moments and step, the
@@ -303,10 +310,13 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
         &mut self,
         groups: &[RerankGroup],
         validation: Option<&[RerankQuery]>,
-        log: Option<&Path>,
-        checkpoints: Option<&Path>,
-        resume: bool,
+        files: RunFiles<'_>,
     ) -> Result<TrainReport, TrainerError> {
+        let RunFiles {
+            log,
+            checkpoints,
+            resume,
+        } = files;
         if groups.is_empty() {
             return Err(TrainerError::config(
                 "training data",

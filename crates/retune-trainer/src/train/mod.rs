@@ -26,7 +26,7 @@ pub use optim::{
     AdamW, LinearSchedule, NamedGrads, RowHints, StepRate, clip_scale, global_norm_rows,
     layer_lr_multipliers, named_grads,
 };
-pub use report::{StepLog, TrainReport};
+pub use report::{RunFiles, StepLog, TrainReport};
 pub use rows::TouchedRows;
 pub use sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 pub use trainer::Trainer;

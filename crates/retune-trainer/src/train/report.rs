@@ -6,6 +6,19 @@ use crate::error::TrainerError;
 use retune_data::JsonlAppender;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Where a run keeps its record: the JSONL step log, the checkpoint folder, and whether to
+/// resume from the newest checkpoint there. The default keeps neither and starts afresh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunFiles<'a> {
+    /// Append every step and validation here.
+    pub log: Option<&'a Path>,
+    /// Write checkpoints here (the two newest are kept).
+    pub checkpoints: Option<&'a Path>,
+    /// Continue from the newest checkpoint in `checkpoints` (its settings and data must match).
+    pub resume: bool,
+}
 
 /// One logged optimizer step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use super::config::{SamplerKind, TrainConfig};
 use super::evaluator::{EvalSet, evaluate_retrieval, retrieval_metrics};
 use super::example::TrainExample;
 use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, layer_lr_multipliers};
-use super::report::{StepLog, TrainReport};
+use super::report::{RunFiles, StepLog, TrainReport};
 use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 use super::step_engine::StepEngine;
 use crate::bert::BertModel;
@@ -342,7 +342,14 @@ impl<A: AutodiffBackend> Trainer<A> {
         eval: Option<&EvalSet>,
         log: Option<&Path>,
     ) -> Result<TrainReport, TrainerError> {
-        self.fit_resumable(train, eval, log, None, false)
+        self.fit_resumable(
+            train,
+            eval,
+            RunFiles {
+                log,
+                ..RunFiles::default()
+            },
+        )
     }
 
     /// Resumes from the newest checkpoint in `dir`: weights, optimizer moments, step counter,
@@ -404,17 +411,20 @@ impl<A: AutodiffBackend> Trainer<A> {
             .collect()
     }
 
-    /// As [`fit`](Self::fit), writing a checkpoint into `checkpoints` after every epoch; with
-    /// `resume`, continues from the newest checkpoint there, taking exactly the steps the
-    /// uninterrupted run would have taken.
+    /// As [`fit`](Self::fit), with the run's [`RunFiles`]: a checkpoint into
+    /// `files.checkpoints` after every epoch; with `files.resume`, continues from the newest
+    /// checkpoint there, taking exactly the steps the uninterrupted run would have taken.
     pub fn fit_resumable(
         &mut self,
         train: &[TrainExample],
         eval: Option<&EvalSet>,
-        log: Option<&Path>,
-        checkpoints: Option<&Path>,
-        resume: bool,
+        files: RunFiles<'_>,
     ) -> Result<TrainReport, TrainerError> {
+        let RunFiles {
+            log,
+            checkpoints,
+            resume,
+        } = files;
         self.config.validate()?;
         if matches!(self.config.loss, LossConfig::Triplet { .. })
             && let Some(e) = train.iter().find(|e| e.negatives.is_empty())
