@@ -152,6 +152,9 @@ fn refit_trains_again_on_every_row_and_stops_at_the_best_epoch() {
     let (output, refit) = run("refit", &[]);
     let stderr = String::from_utf8_lossy(&refit.stderr).into_owned();
     assert!(refit.status.success(), "{stderr}");
+    let plan = saved_plan(&output);
+    assert_eq!(plan["refit"], true, "{plan}");
+    assert_eq!(plan["holdout"], (rows as f64 * 0.2).round() as u64, "{plan}");
     assert!(
         stderr.contains(&format!("on all {rows} rows of")),
         "{stderr}"
@@ -216,6 +219,7 @@ fn refit_trains_again_on_every_row_and_stops_at_the_best_epoch() {
     );
 
     let (output, plain) = run("plain", &["--refit", "false"]);
+    assert_eq!(saved_plan(&output)["refit"], false);
     let stderr = String::from_utf8_lossy(&plain.stderr);
     assert!(
         plain.status.success() && !stderr.contains("refit"),
@@ -432,4 +436,9 @@ fn resuming_on_other_data_is_refused_naming_the_file() {
         stderr.contains("other data") && stderr.contains(&*eval.to_string_lossy()),
         "{stderr}"
     );
+}
+
+/// The plan a run followed (`OUTPUT/plan.json`).
+fn saved_plan(output: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(output.join("plan.json")).unwrap()).unwrap()
 }

@@ -38,7 +38,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod card;
+mod plan;
 mod refit;
+
+pub use plan::FinetunePlan;
 
 /// The losses `--loss` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -415,25 +418,23 @@ impl FinetuneArgs {
         Ok(dropout.copies_of(&queries))
     }
 
-    /// The largest corpus `--corpus-negatives` embeds in every batch.
-    const MAX_CORPUS_NEGATIVES: usize = 512;
-
-    /// Whether `--refit` trains again on every row once the validated run has ended; an
-    /// error when it is forced on where it cannot run.
-    fn refits(&self, holdout: usize, corpus_negatives: bool) -> anyhow::Result<bool> {
-        if self.refit == Switch::True {
-            if holdout == 0 {
-                bail!(
-                    "--refit true needs a validation split to choose where the refit stops (--validation-ratio above 0)"
-                );
+    /// The corpus: `--corpus`, else the distinct positives of TRAIN's records.
+    fn read_corpus(&self, records: &[TrainRecord]) -> anyhow::Result<Vec<CorpusDoc>> {
+        Ok(match &self.corpus {
+            Some(c) => retune_data::load_corpus_as(c, self.doc_text)?,
+            None => {
+                let mut seen = std::collections::BTreeSet::new();
+                records
+                    .iter()
+                    .filter_map(TrainRecord::parts)
+                    .filter(|(_, p, _)| seen.insert(p.to_string()))
+                    .map(|(_, p, _)| CorpusDoc {
+                        id: None,
+                        text: p.to_owned(),
+                    })
+                    .collect()
             }
-            if self.average_last_epochs > 0 {
-                bail!(
-                    "--refit true stops where the validated run's best weights were; it cannot average the last epochs (--average-last-epochs)"
-                );
-            }
-        }
-        Ok(holdout > 0 && self.average_last_epochs == 0 && self.refit.decide(corpus_negatives))
+        })
     }
 
     /// The base model, loaded for training.
@@ -457,9 +458,10 @@ impl FinetuneArgs {
         &self,
         records: &[TrainRecord],
         corpus: &[CorpusDoc],
-        corpus_negatives: bool,
+        plan: &FinetunePlan,
         encoder: &SentenceEncoder<A>,
     ) -> anyhow::Result<TrainingSet> {
+        let corpus_negatives = plan.corpus_negatives;
         let dropped = self.field_dropout_queries(records, corpus_negatives)?;
         if !dropped.is_empty() {
             eprintln!(
@@ -486,12 +488,12 @@ impl FinetuneArgs {
                 e.positive.clone_from(&d.text);
             }
         }
-        if !corpus_negatives && self.mines_hard_negatives() {
+        if plan.hard_negatives > 0 {
             add_hard_negatives(
                 &encoder.valid(),
                 &mut examples,
                 corpus,
-                self.hard_negatives,
+                plan.hard_negatives,
                 self.mine_skip,
             )?;
         }
@@ -548,34 +550,16 @@ impl BackendTask for FinetuneArgs {
     ) -> anyhow::Result<FinetuneOutcome> {
         let hub = self.push_to_hub.as_deref().map(publish_check).transpose()?;
         let records = self.read_training_records()?;
-        let holdout = ((records.len() as f64) * self.validation_ratio).round() as usize;
-        if holdout >= records.len() {
-            bail!(
-                "--validation-ratio {} leaves no training data in {}",
-                self.validation_ratio,
-                self.train.display()
+        let corpus = self.read_corpus(&records)?;
+        let plan = self.plan(&records, corpus.len())?;
+        let holdout = plan.holdout;
+        let (valid_records, train_records) = records.split_at(holdout);
+        if plan.skipped > 0 {
+            eprintln!(
+                "note: {} training records have no positive and were skipped",
+                plan.skipped
             );
         }
-        let (valid_records, train_records) = records.split_at(holdout);
-        let (train, skipped) = examples_from_records(train_records);
-        if skipped > 0 {
-            eprintln!("note: {skipped} training records have no positive and were skipped");
-        }
-        let corpus: Vec<CorpusDoc> = match &self.corpus {
-            Some(c) => retune_data::load_corpus_as(c, self.doc_text)?,
-            None => {
-                let mut seen = std::collections::BTreeSet::new();
-                records
-                    .iter()
-                    .filter_map(TrainRecord::parts)
-                    .filter(|(_, p, _)| seen.insert(p.to_string()))
-                    .map(|(_, p, _)| CorpusDoc {
-                        id: None,
-                        text: p.to_owned(),
-                    })
-                    .collect()
-            }
-        };
         let validation = (holdout > 0).then(|| EvalSet {
             queries: valid_records
                 .iter()
@@ -596,26 +580,14 @@ impl BackendTask for FinetuneArgs {
         };
         eprintln!(
             "train {} examples, validation {} (first rows of TRAIN), corpus {} documents",
-            train.len(),
+            plan.train_examples,
             holdout,
             corpus.len()
         );
         let encoder = self.load_encoder::<A>(&device)?;
-        let corpus_negatives = self.uses_corpus_negatives(corpus.len(), &train);
-        if corpus_negatives {
-            if !matches!(self.loss, LossName::Mnrl) {
-                bail!("--corpus-negatives needs --loss mnrl");
-            }
-            if corpus.len() > Self::MAX_CORPUS_NEGATIVES {
-                bail!(
-                    "--corpus-negatives embeds the whole corpus in every batch; {} documents is more than {} (use --hard-negatives instead)",
-                    corpus.len(),
-                    Self::MAX_CORPUS_NEGATIVES
-                );
-            }
-        }
-        let refits = self.refits(holdout, corpus_negatives)?;
-        let set = self.training_set(train_records, &corpus, corpus_negatives, &encoder)?;
+        let corpus_negatives = plan.corpus_negatives;
+        let refits = plan.refit;
+        let set = self.training_set(train_records, &corpus, &plan, &encoder)?;
         let train = set.examples;
         if corpus_negatives {
             eprintln!(
@@ -628,9 +600,8 @@ impl BackendTask for FinetuneArgs {
             Some(e) => Some(evaluate_retrieval(&encoder.valid(), e, &metrics, 25)?.mean_by_name()),
             None => None,
         };
-        let mut config = self.train_config();
+        let mut config = plan.config.clone();
         if corpus_negatives {
-            config.sampler = retune_trainer::train::SamplerKind::Shuffled;
             config.shared_negatives = corpus.iter().map(|d| d.text.clone()).collect();
         }
         std::fs::create_dir_all(
@@ -688,16 +659,16 @@ impl BackendTask for FinetuneArgs {
         };
         let refit = match report.best {
             Some((best, _)) if refits && best > 0 => {
-                let plan = refit::Plan {
+                let run = refit::RefitRun {
                     records: &records,
                     corpus: &corpus,
-                    corpus_negatives,
+                    plan: &plan,
                     config: &config,
                     first_ends: &first_ends,
                     best_step: best,
                     checkpoints: &checkpoints,
                 };
-                Some(plan.run::<A>(&self, &device)?)
+                Some(run.run::<A>(&self, &device)?)
             }
             Some(_) if refits => {
                 eprintln!("no refit: the validation split preferred the base model to every epoch");
@@ -749,6 +720,10 @@ impl BackendTask for FinetuneArgs {
         save_sentence_transformer(&trained, &self.output, &card)?;
         let cfg_path = self.output.join("training_config.json");
         std::fs::write(&cfg_path, serde_json::to_string_pretty(saved_config)?)?;
+        std::fs::write(
+            self.output.join("plan.json"),
+            serde_json::to_string_pretty(&plan)?,
+        )?;
         eprintln!(
             "saved the fine-tuned model to {} (training log: {})",
             self.output.display(),

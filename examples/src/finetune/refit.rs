@@ -5,7 +5,7 @@
 //! by the validated run. This is model selection on a held-out split followed by a final fit
 //! on all the data, as scikit-learn's `refit=True` does.
 
-use super::FinetuneArgs;
+use super::{FinetuneArgs, FinetunePlan};
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use retune_data::{CorpusDoc, TrainRecord};
@@ -14,13 +14,13 @@ use retune_trainer::train::{RunFiles, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
 
 /// What the refit needs from the validated run.
-pub(super) struct Plan<'a> {
+pub(super) struct RefitRun<'a> {
     /// Every row of TRAIN, validation rows included.
     pub records: &'a [TrainRecord],
     /// The documents.
     pub corpus: &'a [CorpusDoc],
-    /// Whether the validated run scored every batch against the whole corpus.
-    pub corpus_negatives: bool,
+    /// The run's plan (the refit trains on the same kind of set).
+    pub plan: &'a FinetunePlan,
     /// The validated run's settings.
     pub config: &'a TrainConfig,
     /// The step at which each of the validated run's epochs ended.
@@ -59,7 +59,7 @@ pub(super) fn stop_step(first_ends: &[usize], best_step: usize, refit_ends: &[us
     ((fraction * refit_total as f64).round() as usize).clamp(1, refit_total)
 }
 
-impl Plan<'_> {
+impl RefitRun<'_> {
     /// Trains the refit and returns its model.
     pub(super) fn run<A: AutodiffBackend>(
         &self,
@@ -73,7 +73,7 @@ impl Plan<'_> {
             args.train.display()
         );
         let encoder = args.load_encoder::<A>(device)?;
-        let set = args.training_set(self.records, self.corpus, self.corpus_negatives, &encoder)?;
+        let set = args.training_set(self.records, self.corpus, self.plan, &encoder)?;
         let mut config = self.config.clone();
         let mut trainer = Trainer::new(encoder, config.clone());
         let ends = trainer.epoch_ends(&set.examples);
