@@ -154,7 +154,11 @@ fn refit_trains_again_on_every_row_and_stops_at_the_best_epoch() {
     assert!(refit.status.success(), "{stderr}");
     let plan = saved_plan(&output);
     assert_eq!(plan["refit"], true, "{plan}");
-    assert_eq!(plan["holdout"], (rows as f64 * 0.2).round() as u64, "{plan}");
+    assert_eq!(
+        plan["holdout"],
+        (rows as f64 * 0.2).round() as u64,
+        "{plan}"
+    );
     assert!(
         stderr.contains(&format!("on all {rows} rows of")),
         "{stderr}"

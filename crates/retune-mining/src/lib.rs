@@ -1,7 +1,8 @@
 //! Negative mining for retrieval training: exact top-k search over normalized embeddings and
 //! the strategies that pick negatives from it (random, hard, semi-hard, rank windows), with
 //! sentence-transformers' false-negative filters. It depends on retune-data for its record
-//! types and knows nothing of models: callers pass embeddings in.
+//! types and knows nothing of models: callers pass embeddings in, or any
+//! [`retune_data::Embedder`] to [`mine_pairs`].
 //!
 //! ```
 //! use retune_mining::{MiningConfig, Strategy, mine_negatives};
@@ -16,8 +17,13 @@
 //! ```
 #![warn(missing_docs)]
 
+mod error;
 mod miner;
+mod pairs;
 mod search;
+
+pub use error::MiningError;
+pub use pairs::mine_pairs;
 
 pub use miner::{Mined, MiningConfig, Sampling, Strategy, mine_negatives, normalize_text};
 pub use search::{

@@ -87,6 +87,20 @@ impl MiningConfig {
             seed: 0,
         }
     }
+
+    /// The `n` most similar non-positive documents after skipping the `skip` most similar
+    /// (a rank window `skip..skip + n`; plain hard negatives when `skip` is 0).
+    pub fn hard(n: usize, skip: usize) -> Self {
+        let strategy = if skip > 0 {
+            Strategy::Range {
+                min: skip,
+                max: skip + n,
+            }
+        } else {
+            Strategy::Hard
+        };
+        Self::new(strategy, n)
+    }
 }
 
 /// The negatives of one query.

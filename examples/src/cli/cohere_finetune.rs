@@ -11,7 +11,7 @@
 
 use crate::cache::embed_cached;
 use crate::evaluate::metrics_for;
-use crate::finetune::hard_negative_mining;
+
 use crate::report::{EvalReport, SystemResult};
 use crate::rerank::rerank;
 use crate::{BackendChoice, BackendTask, dispatch};
@@ -205,7 +205,7 @@ impl BackendTask for CohereFinetuneArgs {
                     &d,
                     &d_texts,
                     &positives,
-                    &hard_negative_mining(self.hard_negatives, 0),
+                    &retune_mining::MiningConfig::hard(self.hard_negatives, 0),
                 );
                 NegativeSource::Given(
                     mined

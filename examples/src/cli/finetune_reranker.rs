@@ -15,7 +15,7 @@
 
 use crate::cache::embed_cached;
 use crate::evaluate::metrics_for;
-use crate::finetune::{Switch, hard_negative_mining, prepare_run_files};
+use crate::finetune::{Switch, prepare_run_files};
 use crate::fusion::{Fusion, fuse, retriever_scores};
 use crate::report::{EvalReport, SystemResult};
 use crate::rerank::rerank;
@@ -238,7 +238,7 @@ impl BackendTask for RerankerArgs {
             &d,
             &doc_texts,
             &positives[holdout..],
-            &hard_negative_mining(self.negatives, self.mine_skip),
+            &retune_mining::MiningConfig::hard(self.negatives, self.mine_skip),
         );
         let groups: Vec<RerankGroup> = pairs[holdout..]
             .iter()

@@ -863,51 +863,21 @@ fn publish_check(repo: &str) -> anyhow::Result<retune_trainer::hub::HubConfig> {
     Ok(hub)
 }
 
-/// The mining of `--hard-negatives N --mine-skip S`: the N most similar non-positive
-/// documents, after skipping the S most similar (likely false negatives).
-pub fn hard_negative_mining(n: usize, skip: usize) -> retune_mining::MiningConfig {
-    use retune_mining::{MiningConfig, Strategy};
-    let strategy = if skip > 0 {
-        Strategy::Range {
-            min: skip,
-            max: skip + n,
-        }
-    } else {
-        Strategy::Hard
-    };
-    MiningConfig::new(strategy, n)
-}
-
-/// Replaces each example's negatives with the base model's most similar non-positive documents.
-pub fn add_hard_negatives<B: Backend>(
-    encoder: &SentenceEncoder<B>,
+/// Replaces each example's negatives with the `n` documents `embedder` finds most similar to
+/// its anchor after the `skip` most similar, never its positive ([`retune_mining::mine_pairs`]).
+pub fn add_hard_negatives<E: retune_data::Embedder>(
+    embedder: &E,
     train: &mut [retune_trainer::train::TrainExample],
     corpus: &[CorpusDoc],
     n: usize,
     skip: usize,
 ) -> anyhow::Result<()> {
-    use retune_mining::mine_negatives;
-    let texts: Vec<&str> = corpus.iter().map(|d| d.text.as_str()).collect();
-    let positives: Vec<Vec<usize>> = train
+    let pairs: Vec<(&str, &str)> = train
         .iter()
-        .map(|e| {
-            corpus
-                .iter()
-                .position(|d| d.text == e.positive || d.key() == e.positive)
-                .map(|i| vec![i])
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "positive {:?} is not in the corpus; mining needs it there",
-                        e.positive
-                    )
-                })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let anchors: Vec<&str> = train.iter().map(|e| e.anchor.as_str()).collect();
-    let q = encoder.encode(&anchors)?;
-    let d = encoder.encode(&texts)?;
-    let config = hard_negative_mining(n, skip);
-    let mined = mine_negatives(&q, &d, &texts, &positives, &config);
+        .map(|e| (e.anchor.as_str(), e.positive.as_str()))
+        .collect();
+    let config = retune_mining::MiningConfig::hard(n, skip);
+    let mined = retune_mining::mine_pairs(embedder, &pairs, corpus, &config)?;
     let short: usize = mined.iter().map(|m| m.shortfall).sum();
     for (e, m) in train.iter_mut().zip(mined) {
         e.negatives = m
