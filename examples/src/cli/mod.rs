@@ -16,6 +16,7 @@ pub mod quickstart;
 pub mod ranges;
 pub mod review;
 pub mod serve;
+pub mod shell;
 pub mod split;
 pub mod trec_eval;
 
@@ -65,6 +66,10 @@ pub enum Step {
     /// Time the engines: exact top-k search, training steps, encoding, serving.
     #[command(subcommand)]
     Bench(Bench),
+    /// Print shell completions for retune (bash, zsh, fish, elvish, powershell).
+    Completions(shell::CompletionsArgs),
+    /// Print the manual page (roff) of retune or of one step.
+    Man(shell::ManArgs),
     /// Rewrite the project's own tiny test model (deterministic).
     #[command(hide = true)]
     MakeFixtures(make_fixtures::MakeFixturesArgs),
@@ -107,6 +112,8 @@ impl Cli {
             Step::Bench(Bench::Train(a)) => bench_train::run(a),
             Step::Bench(Bench::Encode(a)) => embed::run(a.into()),
             Step::Bench(Bench::Serve(a)) => bench_serve::run(a),
+            Step::Completions(a) => shell::completions(a),
+            Step::Man(a) => shell::man(a),
             Step::MakeFixtures(a) => make_fixtures::run(a),
         }
     }
