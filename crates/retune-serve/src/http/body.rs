@@ -61,12 +61,7 @@ impl Texts {
         let (texts, single) = match value {
             Value::String(s) => (vec![s], true),
             Value::Array(items) => {
-                if items.len() > max {
-                    return Err(ServeError::validation(format!(
-                        "batch size {} > maximum allowed batch size {max} (--max-client-batch-size)",
-                        items.len()
-                    )));
-                }
+                check_batch_size(items.len(), max)?;
                 let texts = items
                     .into_iter()
                     .enumerate()
@@ -121,6 +116,16 @@ fn kind(v: &Value) -> &'static str {
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
     }
+}
+
+/// Refuses a request of more than `max` inputs (`--max-client-batch-size`), as TEI words it.
+pub fn check_batch_size(len: usize, max: usize) -> Result<(), ServeError> {
+    if len > max {
+        return Err(ServeError::validation(format!(
+            "batch size {len} > maximum allowed batch size {max} (--max-client-batch-size)"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses `truncation_direction` other than `Right` (the only one the tokenizers here use).

@@ -3,7 +3,7 @@
 //! shapes.
 
 use super::State;
-use super::body::{JsonBody, Texts, check_direction};
+use super::body::{JsonBody, Texts, check_batch_size, check_direction};
 use super::respond::{ApiError, Work, answer};
 use crate::ServeError;
 use crate::models::{EmbedOptions, Embedded, sigmoid};
@@ -100,14 +100,7 @@ pub async fn rerank(
     let _permit = state.permit()?;
     let reranking = state.reranking()?;
     check_direction(req.truncation_direction.as_deref())?;
-    let max = state.config.max_client_batch_size;
-    if req.texts.len() > max {
-        return Err(ServeError::validation(format!(
-            "batch size {} > maximum allowed batch size {max} (--max-client-batch-size)",
-            req.texts.len()
-        ))
-        .into());
-    }
+    check_batch_size(req.texts.len(), state.config.max_client_batch_size)?;
     if req.query.is_empty() {
         return Err(ServeError::validation("`query` is an empty text").into());
     }
@@ -183,13 +176,7 @@ async fn predict(state: &State, body: Value) -> Result<Response, ServeError> {
         let items = req.inputs.as_array().ok_or_else(|| {
             ServeError::validation("`inputs` must be a [query, text] pair or a list of them")
         })?;
-        let max = state.config.max_client_batch_size;
-        if items.len() > max {
-            return Err(ServeError::validation(format!(
-                "batch size {} > maximum allowed batch size {max} (--max-client-batch-size)",
-                items.len()
-            )));
-        }
+        check_batch_size(items.len(), state.config.max_client_batch_size)?;
         items
             .iter()
             .enumerate()
