@@ -367,10 +367,10 @@ impl FinetuneArgs {
         }
     }
 
-    /// The corpus' sample transactions as labeled queries when `--train-on-samples` decides so
-    /// (none otherwise); an error when it is forced on and there are none.
-    fn sample_queries(&self, corpus_negatives: bool) -> anyhow::Result<Vec<EvalItem>> {
-        let wanted = self.train_on_samples.decide(corpus_negatives);
+    /// The corpus' sample transactions as labeled queries when `wanted` (the plan's
+    /// `train_on_samples`; none otherwise); an error when the option is forced on and there
+    /// are none.
+    fn sample_queries(&self, wanted: bool) -> anyhow::Result<Vec<EvalItem>> {
         let samples = match &self.corpus {
             Some(c) if wanted => retune_data::sample_queries(c)?,
             _ => Vec::new(),
@@ -383,15 +383,15 @@ impl FinetuneArgs {
         Ok(samples)
     }
 
-    /// Field-dropout copies of the course-format training queries when `--field-dropout`
-    /// decides so (none otherwise), seeded by `--seed`; an error when it is forced on and no
-    /// query has two fields, or the rate is out of range.
+    /// Field-dropout copies of the course-format training queries when `wanted` (the plan's
+    /// `field_dropout`; none otherwise), seeded by `--seed`; an error when the option is forced
+    /// on and no query has two fields, or the rate is out of range.
     fn field_dropout_queries(
         &self,
         train: &[TrainRecord],
-        corpus_negatives: bool,
+        wanted: bool,
     ) -> anyhow::Result<Vec<EvalItem>> {
-        if !self.field_dropout.decide(corpus_negatives) {
+        if !wanted {
             return Ok(Vec::new());
         }
         let dropout = FieldDropout {
@@ -461,8 +461,7 @@ impl FinetuneArgs {
         plan: &FinetunePlan,
         encoder: &SentenceEncoder<A>,
     ) -> anyhow::Result<TrainingSet> {
-        let corpus_negatives = plan.corpus_negatives;
-        let dropped = self.field_dropout_queries(records, corpus_negatives)?;
+        let dropped = self.field_dropout_queries(records, plan.field_dropout)?;
         if !dropped.is_empty() {
             eprintln!(
                 "training also on {} field-dropout copies of the training queries ({} each, rate {})",
@@ -471,7 +470,7 @@ impl FinetuneArgs {
                 self.field_dropout_rate
             );
         }
-        let samples = self.sample_queries(corpus_negatives)?;
+        let samples = self.sample_queries(plan.train_on_samples)?;
         if !samples.is_empty() {
             eprintln!(
                 "training also on {} sample transactions of the corpus",
@@ -959,7 +958,11 @@ mod tests {
         let jl = dir.path().join("c.jsonl");
         std::fs::write(&jl, "{\"text\":\"Travel\"}\n").unwrap();
         let c = cats.to_str().unwrap();
-        let n = |extra: &[&str], cn: bool| args(extra).sample_queries(cn).map(|v| v.len());
+        let n = |extra: &[&str], cn: bool| {
+            let a = args(extra);
+            a.sample_queries(a.train_on_samples.decide(cn))
+                .map(|v| v.len())
+        };
         assert_eq!(n(&["--corpus", c], true).unwrap(), 2);
         assert_eq!(n(&["--corpus", c], false).unwrap(), 0);
         assert_eq!(n(&[], true).unwrap(), 0);
@@ -993,11 +996,11 @@ mod tests {
                 expected: vec![],
             }),
         ];
-        let n = |extra: &[&str], cn: bool| {
-            args(extra)
-                .field_dropout_queries(&records, cn)
-                .map(|v| v.len())
+        let dropout = |extra: &[&str], records: &[TrainRecord], cn: bool| {
+            let a = args(extra);
+            a.field_dropout_queries(records, a.field_dropout.decide(cn))
         };
+        let n = |extra: &[&str], cn: bool| dropout(extra, &records, cn).map(|v| v.len());
         assert_eq!(
             n(&[], true).unwrap(),
             2,
@@ -1007,20 +1010,16 @@ mod tests {
         assert_eq!(n(&["--field-dropout", "false"], true).unwrap(), 0);
         assert_eq!(n(&["--field-dropout", "true"], false).unwrap(), 2);
         assert_eq!(n(&["--field-dropout-copies", "5"], true).unwrap(), 5);
-        let copies = args(&[]).field_dropout_queries(&records, true).unwrap();
+        let copies = dropout(&[], &records, true).unwrap();
         assert!(copies.iter().all(|c| c.expected == ["Travel"]));
         assert_ne!(
             copies,
-            args(&["--seed", "1"])
-                .field_dropout_queries(&records, true)
-                .unwrap(),
+            dropout(&["--seed", "1"], &records, true).unwrap(),
             "seeded by --seed"
         );
         let err = n(&["--field-dropout-rate", "1"], true).unwrap_err();
         assert!(err.to_string().contains("--field-dropout-rate"), "{err}");
-        let err = args(&["--field-dropout", "true"])
-            .field_dropout_queries(&records[1..], true)
-            .unwrap_err();
+        let err = dropout(&["--field-dropout", "true"], &records[1..], true).unwrap_err();
         assert!(err.to_string().contains("two or more lines"), "{err}");
     }
 }
