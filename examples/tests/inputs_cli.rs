@@ -26,6 +26,17 @@ fn one_unknown_label(dir: &Path) -> PathBuf {
 }
 
 fn evaluate(queries: &Path, corpus: &Path, extra: &[&str]) -> (bool, String, String) {
+    evaluate_model(&repo("fixtures/tiny-bert"), queries, corpus, extra)
+}
+
+/// `retune evaluate` of `model`, its cache and runs log in a temporary folder: (success,
+/// stdout, stderr).
+fn evaluate_model(
+    model: &Path,
+    queries: &Path,
+    corpus: &Path,
+    extra: &[&str],
+) -> (bool, String, String) {
     let scratch = tempfile::tempdir().unwrap();
     let out = crate::support::retune("evaluate")
         .arg("--cache-dir")
@@ -37,7 +48,7 @@ fn evaluate(queries: &Path, corpus: &Path, extra: &[&str]) -> (bool, String, Str
         .arg("--corpus")
         .arg(corpus)
         .arg("--model")
-        .arg(repo("fixtures/tiny-bert"))
+        .arg(model)
         .args(["--resamples", "100"])
         .args(extra)
         .output()
@@ -173,21 +184,12 @@ fn a_model_with_nan_weights_is_refused_by_embed_and_evaluate() {
         "{\"input\": \"Delta flight to Denver\", \"expected\": [\"Airfare\"]}\n",
     )
     .unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    let out = crate::support::retune("evaluate")
-        .arg("--cache-dir")
-        .arg(scratch.path().join("cache"))
-        .arg("--runs-log")
-        .arg(scratch.path().join("runs.jsonl"))
-        .arg("--queries")
-        .arg(&queries)
-        .arg("--corpus")
-        .arg(repo("fixtures/domain/categories.json"))
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    let (ok, _, err) = evaluate_model(
+        &model,
+        &queries,
+        &repo("fixtures/domain/categories.json"),
+        &[],
+    );
+    assert!(!ok, "{err}");
     assert!(err.contains(tensor) && err.contains("NaN"), "{err}");
 }
