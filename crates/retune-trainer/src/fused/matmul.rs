@@ -14,21 +14,13 @@ fn product(
     gemm_product(mkn, lhs, rhs, out, accumulate, Threads::Auto);
 }
 
-fn plain(data: &[f32], cols: usize) -> View<'_> {
-    View::plain(data, cols)
-}
-
-fn transposed(data: &[f32], cols: usize) -> View<'_> {
-    View::transposed(data, cols)
-}
-
 /// `out[m x n] += x[m x k] * w[k x n]`, every matrix row-major and contiguous.
 pub(crate) fn matmul_acc(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     assert!(
         x.len() == m * k && w.len() == k * n,
         "matmul_acc operand sizes"
     );
-    product((m, k, n), plain(x, k), plain(w, n), out, true);
+    product((m, k, n), View::plain(x, k), View::plain(w, n), out, true);
 }
 
 /// `out[m x n] += a^T * b` for `a` `[k x m]` and `b` `[k x n]` (a weight's gradient from the
@@ -38,7 +30,13 @@ pub(crate) fn matmul_tn_acc(a: &[f32], b: &[f32], out: &mut [f32], k: usize, m: 
         a.len() == k * m && b.len() == k * n,
         "matmul_tn_acc operand sizes"
     );
-    product((m, k, n), transposed(a, m), plain(b, n), out, true);
+    product(
+        (m, k, n),
+        View::transposed(a, m),
+        View::plain(b, n),
+        out,
+        true,
+    );
 }
 
 /// `out[m x n] (+)= a * b^T` for `a` `[m x k]` and `b` `[n x k]` (a layer's input gradient
@@ -54,7 +52,13 @@ pub(crate) fn matmul_nt(
         a.len() == m * k && b.len() == n * k,
         "matmul_nt operand sizes"
     );
-    product((m, k, n), plain(a, k), transposed(b, k), out, accumulate);
+    product(
+        (m, k, n),
+        View::plain(a, k),
+        View::transposed(b, k),
+        out,
+        accumulate,
+    );
 }
 
 #[cfg(test)]
