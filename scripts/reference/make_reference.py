@@ -10,7 +10,8 @@ and kept; see tokenizer()). Inputs are the project's own fixtures
   st_loss_cases.json            sentence-transformers' losses and input gradients on fixed embeddings (float64)
   minilm_embeddings.json        all-MiniLM-L6-v2's embeddings of the texts below
   mpnet_embeddings.json         all-mpnet-base-v2's embeddings of the same texts
-  arch/tiny-mpnet/, arch/tiny-xlm-roberta/, arch/tiny-xlm-roberta-reranker/
+  arch/tiny-mpnet/, arch/tiny-xlm-roberta/, arch/tiny-xlm-roberta-reranker/,
+  arch/tiny-modernbert/, arch/tiny-modernbert-reranker/
                                 seeded random models with tokenizers trained on the fixture texts,
   arch/NAME.reference.json      their token ids, embeddings (or re-ranker scores), MNRL loss,
   arch/NAME.mnrl_grads.safetensors  and every parameter's gradient of that loss
@@ -247,6 +248,8 @@ def real_model_embeddings(model_id, out_name, texts):
 # ---------------------------------------------------------------- tiny models
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+# ModernBERT's byte-level BPE: [CLS] = 1, [SEP] = 2, [PAD] = 3 as in its config.
+BPE_SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
 
 
 def tokenizer(kind, corpus, folder):
@@ -255,20 +258,39 @@ def tokenizer(kind, corpus, folder):
     delete the folder's tokenizer.json to train a new one."""
     saved = folder / "tokenizer.json"
     tok = Tokenizer.from_file(str(saved)) if saved.exists() else train_tokenizer(kind, corpus)
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        cls_token="<s>",
-        sep_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        model_max_length=128,
+    if kind == "bpe":
+        names = dict(bos_token="[CLS]", eos_token="[SEP]", cls_token="[CLS]", sep_token="[SEP]",
+                     unk_token="[UNK]", pad_token="[PAD]", mask_token="[MASK]")
+    else:
+        names = dict(bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>",
+                     unk_token="<unk>", pad_token="<pad>", mask_token="<mask>")
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=128, **names)
+
+
+def train_bpe(corpus):
+    tok = Tokenizer(tok_models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1200, special_tokens=BPE_SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
+    tok.train_from_iterator(corpus, trainer)
+    state = json.loads(tok.to_str())["model"]
+    rest = sorted(t for t in state["vocab"] if t not in BPE_SPECIALS)
+    vocab = {t: i for i, t in enumerate(BPE_SPECIALS + rest)}
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["merges"]]
+    tok.model = tok_models.BPE(vocab=vocab, merges=merges, unk_token="[UNK]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", 1), ("[SEP]", 2)],
+    )
+    return tok
 
 
 def train_tokenizer(kind, corpus):
+    if kind == "bpe":
+        return train_bpe(corpus)
     if kind == "wordpiece":
         tok = Tokenizer(tok_models.WordPiece(unk_token="<unk>"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -321,11 +343,12 @@ def scale_weights(model, std, seed):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
+            module = name.rsplit(".", 2)[-2] if name.count(".") else ""
             if name.endswith("bias"):
                 p.copy_(0.02 * torch.randn(p.shape, generator=gen))
-            elif "LayerNorm" in name:
+            elif "LayerNorm" in name or module.endswith("norm"):
                 p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
-            elif "word_embeddings" in name:
+            elif "word_embeddings" in name or "tok_embeddings" in name:
                 p.copy_(torch.randn(p.shape, generator=gen))
             elif "position_embeddings" in name:
                 p.copy_(0.05 * torch.randn(p.shape, generator=gen))
@@ -334,6 +357,27 @@ def scale_weights(model, std, seed):
 
 
 def tiny_config(family, vocab):
+    if family == "modernbert":
+        return transformers.ModernBertConfig(
+            vocab_size=vocab,
+            hidden_size=32,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            intermediate_size=48,
+            max_position_embeddings=512,
+            pad_token_id=3,
+            bos_token_id=1,
+            eos_token_id=2,
+            cls_token_id=1,
+            sep_token_id=2,
+            local_attention=16,
+            global_attn_every_n_layers=3,
+            rope_parameters={
+                "full_attention": {"rope_type": "default", "rope_theta": 160000.0},
+                "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+            },
+            classifier_pooling="cls",
+        )
     common = dict(
         vocab_size=vocab,
         hidden_size=32,
@@ -351,7 +395,7 @@ def tiny_config(family, vocab):
     return transformers.XLMRobertaConfig(type_vocab_size=1, **common)
 
 
-def tiny_bi_encoder(name, family, tokenizer, texts, seed):
+def tiny_bi_encoder(name, family, tokenizer, texts, seed, pooling="mean"):
     torch.manual_seed(11)
     folder = OUT / "arch" / name
     config = tiny_config(family, len(tokenizer))
@@ -361,7 +405,7 @@ def tiny_bi_encoder(name, family, tokenizer, texts, seed):
     auto.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     word = models.Transformer(str(tmp), max_seq_length=128)
-    pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
+    pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode=pooling)
     model = SentenceTransformer(modules=[word, pool, models.Normalize()], device="cpu")
     model.save(str(folder))
     for f in tmp.iterdir():
@@ -379,7 +423,7 @@ def tiny_bi_encoder(name, family, tokenizer, texts, seed):
         {
             "model": name,
             "architecture": config.architectures[0] if config.architectures else type(auto).__name__,
-            "pooling": "mean",
+            "pooling": pooling,
             "normalized": True,
             "max_seq_length": 128,
             "made_by": MADE_BY,
@@ -415,12 +459,12 @@ def mnrl_reference(model, name):
     }
 
 
-def tiny_reranker(name, tokenizer, seed):
+def tiny_reranker(name, family, tokenizer, seed):
     torch.manual_seed(13)
     folder = OUT / "arch" / name
-    config = tiny_config("xlm-roberta", len(tokenizer))
+    config = tiny_config(family, len(tokenizer))
     config.num_labels = 1
-    model = transformers.XLMRobertaForSequenceClassification(config)
+    model = transformers.AutoModelForSequenceClassification.from_config(config)
     scale_weights(model, 0.2, seed=seed)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -432,7 +476,7 @@ def tiny_reranker(name, tokenizer, seed):
         OUT / "arch" / f"{name}.reference.json",
         {
             "model": name,
-            "architecture": "XLMRobertaForSequenceClassification",
+            "architecture": type(model).__name__,
             "made_by": MADE_BY,
             "pairs": pairs,
             "raw_scores": [float(s) for s in scores],
@@ -443,7 +487,7 @@ def tiny_reranker(name, tokenizer, seed):
 
 
 def main():
-    what = set(sys.argv[1:]) or {"trec", "losses", "minilm", "mpnet", "tiny"}
+    what = set(sys.argv[1:]) or {"trec", "losses", "minilm", "mpnet", "tiny", "modernbert"}
     texts = reference_texts()
     if "trec" in what:
         trec_eval_cases()
@@ -460,7 +504,12 @@ def main():
         tiny_bi_encoder("tiny-mpnet", "mpnet", tokenizer("wordpiece", corpus, arch / "tiny-mpnet"), texts, seed=1)
         xlmr = tokenizer("unigram", corpus, arch / "tiny-xlm-roberta")
         tiny_bi_encoder("tiny-xlm-roberta", "xlm-roberta", xlmr, texts, seed=2)
-        tiny_reranker("tiny-xlm-roberta-reranker", xlmr, seed=3)
+        tiny_reranker("tiny-xlm-roberta-reranker", "xlm-roberta", xlmr, seed=3)
+    if "modernbert" in what:
+        arch = OUT / "arch"
+        bpe = tokenizer("bpe", tokenizer_corpus(), arch / "tiny-modernbert")
+        tiny_bi_encoder("tiny-modernbert", "modernbert", bpe, texts, seed=4, pooling="cls")
+        tiny_reranker("tiny-modernbert-reranker", "modernbert", bpe, seed=5)
 
 
 if __name__ == "__main__":

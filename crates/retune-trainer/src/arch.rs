@@ -11,6 +11,11 @@
 //! | [`Family::Bert`] | `bert` | (the reference) |
 //! | [`Family::XlmRoberta`] | `xlm-roberta`, `roberta` | positions start at `pad_token_id + 1`; one token type; head `classifier.dense` + `classifier.out_proj` |
 //! | [`Family::MPNet`] | `mpnet` | positions as XLM-RoBERTa; no token types; a relative position bias (`encoder.relative_attention_bias`, 32 buckets) added to every layer's attention scores; its own attention names |
+//!
+//! and ModernBERT ([`Family::ModernBert`], `modernbert`), a pre-norm encoder of its own shape
+//! (rotary positions, GeGLU, alternating global and sliding-window attention, no biases) whose
+//! name table lives with its layers in [`crate::modernbert`]. The BERT-shaped families run on
+//! both engines; ModernBERT runs on Burn ([`Family::runs_fused`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -24,11 +29,14 @@ pub enum Family {
     XlmRoberta,
     /// MPNet (`MPNetModel`): all-mpnet-base-v2.
     MPNet,
+    /// ModernBERT (`ModernBertModel`): gte-modernbert, modernbert-embed.
+    ModernBert,
 }
 
 /// The `model_type` values and architectures retune loads, for error messages.
 pub const SUPPORTED: &str = "bert (BertModel), xlm-roberta / roberta (XLMRobertaModel, \
-    RobertaModel), mpnet (MPNetModel), and their *ForSequenceClassification re-rankers";
+    RobertaModel), mpnet (MPNetModel), modernbert (ModernBertModel), and their \
+    *ForSequenceClassification re-rankers";
 
 /// One parameter group of an encoder layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +84,7 @@ impl Family {
                 "bert" => Ok(Self::Bert),
                 "xlm-roberta" | "roberta" => Ok(Self::XlmRoberta),
                 "mpnet" => Ok(Self::MPNet),
+                "modernbert" => Ok(Self::ModernBert),
                 other => Err((
                     "model_type",
                     format!("{other:?} is not supported; supported: {SUPPORTED}"),
@@ -89,6 +98,7 @@ impl Family {
             ("XLMRoberta", Self::XlmRoberta),
             ("Roberta", Self::XlmRoberta),
             ("MPNet", Self::MPNet),
+            ("ModernBert", Self::ModernBert),
             ("Bert", Self::Bert),
         ]
         .into_iter()
@@ -108,6 +118,7 @@ impl Family {
             Self::Bert => "bert",
             Self::XlmRoberta => "xlm-roberta",
             Self::MPNet => "mpnet",
+            Self::ModernBert => "modernbert",
         }
     }
 
@@ -117,6 +128,7 @@ impl Family {
             Self::Bert => "BertModel",
             Self::XlmRoberta => "XLMRobertaModel",
             Self::MPNet => "MPNetModel",
+            Self::ModernBert => "ModernBertModel",
         }
     }
 
@@ -126,6 +138,7 @@ impl Family {
             Self::Bert => "BertForSequenceClassification",
             Self::XlmRoberta => "XLMRobertaForSequenceClassification",
             Self::MPNet => "MPNetForSequenceClassification",
+            Self::ModernBert => "ModernBertForSequenceClassification",
         }
     }
 
@@ -135,15 +148,31 @@ impl Family {
             Self::Bert => "bert.",
             Self::XlmRoberta => "roberta.",
             Self::MPNet => "mpnet.",
+            Self::ModernBert => "model.",
         }
     }
 
-    /// The classification head's two linear layers: the tanh projection of the first token
-    /// and the one-logit output. BERT's projection is the encoder's pooler.
+    /// The classification head's two parts: the projection of the first token (a tanh
+    /// linear layer; BERT's is the encoder's pooler; ModernBERT's `head` is a dense layer, its
+    /// activation and a norm) and the one-logit output.
     pub fn head_names(self) -> (String, &'static str) {
         match self {
             Self::Bert => (format!("{}pooler.dense", self.body_prefix()), "classifier"),
             Self::XlmRoberta | Self::MPNet => ("classifier.dense".into(), "classifier.out_proj"),
+            Self::ModernBert => ("head".into(), "classifier"),
+        }
+    }
+
+    /// Whether the fused CPU engine runs this family (the BERT-shaped ones).
+    pub fn runs_fused(self) -> bool {
+        self != Self::ModernBert
+    }
+
+    /// The name prefix of layer `i`'s parameters (layer-wise learning rates).
+    pub fn layer_prefix(self, i: usize) -> String {
+        match self {
+            Self::ModernBert => format!("layers.{i}."),
+            _ => format!("encoder.layer.{i}."),
         }
     }
 
@@ -152,6 +181,7 @@ impl Family {
         match self {
             Self::Bert => 0,
             Self::XlmRoberta | Self::MPNet => 1,
+            Self::ModernBert => 50283,
         }
     }
 
@@ -159,7 +189,7 @@ impl Family {
     /// `pad_token_id + 1` (transformers' `create_position_ids_from_input_ids`).
     pub fn position_offset(self, pad_token_id: usize) -> usize {
         match self {
-            Self::Bert => 0,
+            Self::Bert | Self::ModernBert => 0,
             Self::XlmRoberta | Self::MPNet => pad_token_id + 1,
         }
     }
@@ -233,12 +263,13 @@ mod tests {
         let xlmr = ["XLMRobertaForSequenceClassification".to_string()];
         assert_eq!(Family::detect(None, Some(&xlmr)), Ok(Family::XlmRoberta));
         assert_eq!(Family::detect(None, None), Ok(Family::Bert));
-        let (field, msg) = Family::detect(Some("modernbert"), None).unwrap_err();
-        assert_eq!(field, "model_type");
-        assert!(
-            msg.contains("\"modernbert\"") && msg.contains("mpnet"),
-            "{msg}"
+        assert_eq!(
+            Family::detect(Some("modernbert"), None),
+            Ok(Family::ModernBert)
         );
+        let (field, msg) = Family::detect(Some("qwen3"), None).unwrap_err();
+        assert_eq!(field, "model_type");
+        assert!(msg.contains("\"qwen3\"") && msg.contains("mpnet"), "{msg}");
         let qwen = ["Qwen3Model".to_string()];
         let (field, msg) = Family::detect(None, Some(&qwen)).unwrap_err();
         assert_eq!(field, "architectures");

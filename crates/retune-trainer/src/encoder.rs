@@ -7,12 +7,13 @@
 //! so memory stays flat in the number of texts.
 //!
 //! Inference runs on the Burn model or on the fused CPU path ([`crate::fused`]), by
-//! [`Engine`]: `Auto` (the default) takes the fused path on this build's CPU backends and Burn
-//! elsewhere (CUDA). Training picks its engine the same way, once, in
+//! [`Engine`], decided once when the encoder is loaded: `Auto` (the default) takes the fused
+//! path on this build's CPU backends for the families it runs ([`Family::runs_fused`]) and Burn
+//! elsewhere (CUDA, ModernBERT). Training picks its engine the same way, once, in
 //! `train::step_engine::StepEngine`: Burn's autodiff over
 //! [`SentenceEncoder::forward_seeded`], or the fused engine's own forward and backward passes.
 
-use crate::bert::{BertConfig, BertModel};
+use crate::arch::Family;
 use crate::error::TrainerError;
 use crate::fused::{self, FusedBert};
 use crate::host::host_f32;
@@ -20,7 +21,8 @@ use crate::pooling::l2_normalize;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::st_config::SentenceTransformerConfig;
 use crate::tokenize::{Batch, TextTokenizer, Tokens};
-use crate::weights::{LoadReport, load_bert};
+use crate::transformer::{Transformer, TransformerConfig};
+use crate::weights::{LoadReport, load_model};
 use burn::module::AutodiffModule;
 use burn::tensor::{
     Tensor,
@@ -54,6 +56,27 @@ impl Engine {
             Engine::Fused | Engine::FusedBf16 => true,
             Engine::Auto => is_cpu_backend::<B>(),
         }
+    }
+
+    /// Whether this choice runs the fused path on backend `B` for a model of `family`: never
+    /// for a family the fused engine does not run.
+    pub fn runs_fused<B: Backend>(self, family: Family) -> bool {
+        family.runs_fused() && self.fused_on::<B>()
+    }
+
+    /// Refuses an explicit fused engine for a family it does not run.
+    pub fn check(self, family: Family) -> Result<(), TrainerError> {
+        if family.runs_fused() || matches!(self, Engine::Auto | Engine::Burn) {
+            return Ok(());
+        }
+        Err(TrainerError::Setting {
+            name: "engine".into(),
+            problem: format!(
+                "the fused CPU engine runs bert, xlm-roberta and mpnet; {} runs on burn \
+                 (choose auto or burn)",
+                family.model_type()
+            ),
+        })
     }
 
     /// The fused path's weights as this engine runs them: bf16 panels for `FusedBf16`.
@@ -136,9 +159,9 @@ impl EncoderConfig {
 pub struct SentenceEncoder<B: Backend> {
     /// The transformer (read with [`model`](Self::model), change with
     /// [`model_mut`](Self::model_mut) so the fused path's copy of the weights is refreshed).
-    pub(crate) model: BertModel<B>,
+    pub(crate) model: Transformer<B>,
     /// Its architecture.
-    pub bert_config: BertConfig,
+    pub model_config: TransformerConfig,
     /// Its tokenizer.
     pub tokenizer: TextTokenizer,
     /// Pooling, normalization, length and prompts.
@@ -160,17 +183,19 @@ impl<B: Backend> SentenceEncoder<B> {
     pub fn load(config: &EncoderConfig, device: &B::Device) -> Result<Self, TrainerError> {
         let source = resolve_model(&config.model)?;
         let dir = source.dir().to_owned();
-        let bert_config = BertConfig::from_file(dir.join("config.json"))?;
-        let mut st_config = SentenceTransformerConfig::from_dir(&dir, bert_config.max_tokens())?;
+        let model_config = TransformerConfig::from_file(dir.join("config.json"))?;
+        config.engine.check(model_config.family())?;
+        let mut st_config = SentenceTransformerConfig::from_dir(&dir, model_config.max_tokens())?;
         if let Some(max) = config.max_seq_length {
-            st_config.max_seq_length = max.min(bert_config.max_tokens());
+            st_config.max_seq_length = max.min(model_config.max_tokens());
         }
         let tokenizer =
             TextTokenizer::from_file(dir.join("tokenizer.json"), st_config.max_seq_length)?;
-        let (model, load_report) = load_bert(&bert_config, dir.join("model.safetensors"), device)?;
+        let (model, load_report) =
+            load_model(&model_config, dir.join("model.safetensors"), device)?;
         Ok(Self {
             model,
-            bert_config,
+            model_config,
             tokenizer,
             st_config,
             model_id: config.model.clone(),
@@ -185,18 +210,18 @@ impl<B: Backend> SentenceEncoder<B> {
     }
 
     /// The transformer.
-    pub fn model(&self) -> &BertModel<B> {
+    pub fn model(&self) -> &Transformer<B> {
         &self.model
     }
 
     /// The transformer, to change; the fused path copies the weights again on its next use.
-    pub fn model_mut(&mut self) -> &mut BertModel<B> {
+    pub fn model_mut(&mut self) -> &mut Transformer<B> {
         self.fused = OnceLock::new();
         &mut self.model
     }
 
     /// Replaces the transformer (same architecture).
-    pub fn set_model(&mut self, model: BertModel<B>) {
+    pub fn set_model(&mut self, model: Transformer<B>) {
         *self.model_mut() = model;
     }
 
@@ -205,9 +230,9 @@ impl<B: Backend> SentenceEncoder<B> {
         self.engine
     }
 
-    /// Whether inference runs on the fused CPU path.
+    /// Whether inference (and training) runs on the fused CPU path.
     pub fn uses_fused(&self) -> bool {
-        self.engine.fused_on::<B>()
+        self.engine.runs_fused::<B>(self.model_config.family())
     }
 
     /// The same encoder with another inference engine.
@@ -225,7 +250,7 @@ impl<B: Backend> SentenceEncoder<B> {
         if let Some(f) = self.fused.get() {
             return Ok(f);
         }
-        let fused = FusedBert::from_model(&self.model, &self.bert_config)?;
+        let fused = FusedBert::from_transformer(&self.model, &self.model_config)?;
         let made = Arc::new(self.engine.prepare(fused));
         Ok(self.fused.get_or_init(|| made))
     }
@@ -280,18 +305,22 @@ impl<B: Backend> SentenceEncoder<B> {
 
     /// As [`forward`](Self::forward) with another set of weights of the same architecture
     /// (the autodiff copy during training).
-    pub fn forward_with<B2: Backend>(&self, model: &BertModel<B2>, batch: &Batch) -> Tensor<B2, 2> {
+    pub fn forward_with<B2: Backend>(
+        &self,
+        model: &Transformer<B2>,
+        batch: &Batch,
+    ) -> Tensor<B2, 2> {
         self.forward_seeded(model, batch, None)
     }
 
     /// As [`forward_with`](Self::forward_with), with dropout from `dropout_seed` (training).
     pub fn forward_seeded<B2: Backend>(
         &self,
-        model: &BertModel<B2>,
+        model: &Transformer<B2>,
         batch: &Batch,
         dropout_seed: Option<u64>,
     ) -> Tensor<B2, 2> {
-        let device = model.embeddings.word.weight.val().device();
+        let device = model.device();
         let mut input = batch.to_input::<B2>(&device);
         input.dropout_seed = dropout_seed;
         let hidden = model.forward(&input);
@@ -430,7 +459,7 @@ impl<B: Backend> SentenceEncoder<B> {
 
     /// Embedding dimension.
     pub fn dim(&self) -> usize {
-        self.bert_config.hidden_size
+        self.model_config.hidden_size()
     }
 }
 
@@ -445,11 +474,11 @@ impl<B: Backend> SentenceEncoder<B> {
     /// This encoder's tokenizer and settings around another model of the same architecture.
     pub fn with_model<B2: Backend<Device = B::Device>>(
         &self,
-        model: BertModel<B2>,
+        model: Transformer<B2>,
     ) -> SentenceEncoder<B2> {
         SentenceEncoder {
             model,
-            bert_config: self.bert_config.clone(),
+            model_config: self.model_config.clone(),
             tokenizer: self.tokenizer.clone(),
             st_config: self.st_config.clone(),
             source: self.source.clone(),

@@ -3,11 +3,11 @@
 //! `config.json`, `model.safetensors`, the tokenizer files, `modules.json`, `1_Pooling/`,
 //! `sentence_bert_config.json` and `config_sentence_transformers.json`.
 
-use crate::bert::{BertConfig, BertModel};
 use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
 use crate::st_config::SentenceTransformerConfig;
-use crate::weights::save_bert;
+use crate::transformer::{Transformer, TransformerConfig};
+use crate::weights::save_model;
 use burn::tensor::backend::Backend;
 use std::path::Path;
 
@@ -54,15 +54,16 @@ pub fn write_st_files(
     )
 }
 
-/// Writes `config.json` and `model.safetensors` of a BERT model.
+/// Writes `config.json` and `model.safetensors` of a bare encoder, in its family's layout.
 pub fn write_transformer(
     dir: &Path,
-    config: &BertConfig,
-    model: &BertModel<impl Backend>,
+    config: &TransformerConfig,
+    model: &Transformer<impl Backend>,
 ) -> Result<(), TrainerError> {
     std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
-    write_json(&dir.join("config.json"), &config.to_hf_json())?;
-    save_bert(model, dir.join("model.safetensors"))
+    let architecture = config.family().hf_architecture();
+    write_json(&dir.join("config.json"), &config.to_hf_json(architecture))?;
+    save_model(model, dir.join("model.safetensors"))
 }
 
 /// Tokenizer files copied beside an exported model when the source has them.
@@ -124,9 +125,9 @@ pub fn save_sentence_transformer<B: Backend>(
     model_card: &str,
 ) -> Result<(), TrainerError> {
     replace_dir(dir, |tmp| {
-        write_transformer(tmp, &encoder.bert_config, &encoder.model)?;
+        write_transformer(tmp, &encoder.model_config, &encoder.model)?;
         copy_tokenizer_files(encoder.source.dir(), tmp)?;
-        write_st_files(tmp, &encoder.st_config, encoder.bert_config.hidden_size)?;
+        write_st_files(tmp, &encoder.st_config, encoder.model_config.hidden_size())?;
         std::fs::write(tmp.join("README.md"), model_card)
             .map_err(TrainerError::io(tmp.join("README.md")))
     })

@@ -1,5 +1,5 @@
 //! The local models of retune, in Burn: BERT-shaped encoders (BERT, MPNet, XLM-RoBERTa; see
-//! [`arch`]) that load Hugging Face checkpoints and embed exactly as sentence-transformers does,
+//! [`arch`]) and ModernBERT ([`modernbert`]), behind one contract ([`Transformer`]), that load Hugging Face checkpoints and embed exactly as sentence-transformers does,
 //! tokenization, pooling, the fused CPU engine, and the losses, samplers, optimizer schedule and
 //! training loop that fine-tune them, with the cross-encoder re-ranker ([`cross`]).
 //!
@@ -32,12 +32,14 @@ mod host;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod loss;
+pub mod modernbert;
 pub mod output;
 mod pooling;
 mod resolve;
 mod st_config;
 mod tokenize;
 pub mod train;
+mod transformer;
 mod weights;
 
 pub use arch::Family;
@@ -49,4 +51,5 @@ pub use resolve::resolve_model_with;
 pub use resolve::{ModelSource, full_hub_id, hf_cache_dir, resolve_model, resolve_model_in};
 pub use st_config::SentenceTransformerConfig;
 pub use tokenize::{Batch, TextTokenizer, Tokens};
-pub use weights::{LoadReport, ParamTable, Slot, load_bert, save_bert};
+pub use transformer::{Transformer, TransformerConfig};
+pub use weights::{LoadReport, ParamTable, Slot, load_model, save_model};

@@ -1,16 +1,18 @@
-//! Loading BERT weights from a Hugging Face `model.safetensors` and saving them back.
+//! Loading weights from a Hugging Face `model.safetensors` and saving them back.
 //!
-//! [`visit_bert`] is the one name table: it walks the model and hands every parameter to a
-//! callback with its Hugging Face name and layout, and both loading and saving go through it,
-//! so the names cannot drift apart. Linear weights are `[out, in]` in HF files and `[in, out]`
+//! [`ParamTable`] is the one name table of a model: it walks the model and hands every
+//! parameter to a callback with its Hugging Face name and layout ([`visit_bert`] for the
+//! BERT-shaped families, `ModernBertModel::visit_params` for ModernBERT), and both loading and
+//! saving go through it, so the names cannot drift apart. Linear weights are `[out, in]` in HF files and `[in, out]`
 //! in Burn; they are transposed on the way in and back on the way out. Files may prefix names
 //! with `bert.`, name LayerNorm parameters `gamma`/`beta`, and store f16, bf16 or f64: all are
 //! accepted and read as f32. Saved files carry the metadata `format: pt`, without which
 //! transformers refuses them.
 
 use crate::arch::{EmbeddingPart, Family, LayerPart};
-use crate::bert::{BertConfig, BertModel};
+use crate::bert::BertModel;
 use crate::error::TrainerError;
+use crate::transformer::{Transformer, TransformerConfig};
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
@@ -39,7 +41,8 @@ pub(crate) fn linear<B: Backend>(
     }
 }
 
-fn norm<B: Backend>(
+/// Hands a LayerNorm's weight and bias (when it has one) to `f` as `{prefix}.weight` / `{prefix}.bias`.
+pub(crate) fn layer_norm<B: Backend>(
     prefix: &str,
     n: &mut burn::nn::LayerNorm<B>,
     f: &mut dyn FnMut(String, Slot<'_, B>),
@@ -74,7 +77,7 @@ pub(crate) fn visit_bert<B: Backend>(
             Slot::Matrix(&mut tt.weight),
         );
     }
-    norm(&emb(EmbeddingPart::Norm), &mut e.norm, f);
+    layer_norm(&emb(EmbeddingPart::Norm), &mut e.norm, f);
     for (i, layer) in model.layers.iter_mut().enumerate() {
         let p = |part| format!("{prefix}{}", family.layer_name(i, part));
         let a = &mut layer.attention;
@@ -82,10 +85,10 @@ pub(crate) fn visit_bert<B: Backend>(
         linear(&p(LayerPart::Key), &mut a.key, f);
         linear(&p(LayerPart::Value), &mut a.value, f);
         linear(&p(LayerPart::AttentionOutput), &mut a.output, f);
-        norm(&p(LayerPart::AttentionNorm), &mut a.norm, f);
+        layer_norm(&p(LayerPart::AttentionNorm), &mut a.norm, f);
         linear(&p(LayerPart::Intermediate), &mut layer.intermediate, f);
         linear(&p(LayerPart::Output), &mut layer.output, f);
-        norm(&p(LayerPart::OutputNorm), &mut layer.norm, f);
+        layer_norm(&p(LayerPart::OutputNorm), &mut layer.norm, f);
     }
     if let Some(bias) = model.relative_bias.as_mut() {
         f(
@@ -103,12 +106,6 @@ pub(crate) fn visit_bert<B: Backend>(
 pub trait ParamTable<B: Backend> {
     /// Hands every parameter to `f` with its HF name.
     fn visit_params(&mut self, f: &mut dyn FnMut(String, Slot<'_, B>));
-}
-
-impl<B: Backend> ParamTable<B> for BertModel<B> {
-    fn visit_params(&mut self, f: &mut dyn FnMut(String, Slot<'_, B>)) {
-        visit_bert(self, "", f);
-    }
 }
 
 /// What loading found besides the tensors it used.
@@ -270,17 +267,18 @@ pub(crate) fn fill_params<B: Backend>(
     (problems, used)
 }
 
-/// Loads a BERT checkpoint; missing tensors and shape mismatches are one error listing them all.
-pub fn load_bert<B: Backend>(
-    config: &BertConfig,
+/// Loads a checkpoint of any supported family; missing tensors and shape mismatches are one
+/// error listing them all.
+pub fn load_model<B: Backend>(
+    config: &TransformerConfig,
     path: impl AsRef<Path>,
     device: &B::Device,
-) -> Result<(BertModel<B>, LoadReport), TrainerError> {
+) -> Result<(Transformer<B>, LoadReport), TrainerError> {
     let path = path.as_ref();
     let file = TensorFile::read(path)?;
     let st = file.parse(path)?;
     let names = st.names();
-    let body = config.family.body_prefix();
+    let body = config.family().body_prefix();
     let stripped_prefix = names
         .iter()
         .any(|n| n.starts_with(body))
@@ -291,8 +289,9 @@ pub fn load_bert<B: Backend>(
         .into_iter()
         .map(|(n, v)| (canonical(&n, prefix), v))
         .collect();
-    let has_pooler = tensors.contains_key(&format!("{}.weight", Family::POOLER));
-    let mut model = BertModel::init(config, has_pooler, device);
+    let has_pooler =
+        config.bert().is_some() && tensors.contains_key(&format!("{}.weight", Family::POOLER));
+    let mut model = Transformer::init(config, has_pooler, device);
     let (problems, used) = fill_params(&mut model, &tensors, device, &|_| false);
     if !problems.is_empty() {
         return Err(TrainerError::Weights {
@@ -432,9 +431,9 @@ pub(crate) fn write_safetensors(
     std::fs::rename(&tmp, path).map_err(TrainerError::io(path))
 }
 
-/// Saves a BERT model as a Hugging Face `model.safetensors` (HF names, f32, `format: pt`).
-pub fn save_bert<B: Backend>(
-    model: &BertModel<B>,
+/// Saves a model as a Hugging Face `model.safetensors` (HF names, f32, `format: pt`).
+pub fn save_model<B: Backend>(
+    model: &Transformer<B>,
     path: impl AsRef<Path>,
 ) -> Result<(), TrainerError> {
     let mut tensors = BTreeMap::new();
@@ -468,22 +467,31 @@ mod tests {
     use super::*;
     use crate::backend::{Cpu, cpu_device};
 
-    fn tiny() -> BertConfig {
+    fn tiny() -> TransformerConfig {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.json");
         std::fs::write(&p, r#"{"vocab_size":20,"hidden_size":8,"num_hidden_layers":2,"num_attention_heads":2,"intermediate_size":16,"max_position_embeddings":16}"#).unwrap();
-        BertConfig::from_file(&p).unwrap()
+        TransformerConfig::from_file(&p).unwrap()
+    }
+
+    fn resized(
+        config: &TransformerConfig,
+        f: impl FnOnce(&mut crate::bert::BertConfig),
+    ) -> TransformerConfig {
+        let mut c = config.bert().unwrap().clone();
+        f(&mut c);
+        TransformerConfig::Bert(c)
     }
 
     #[test]
     fn save_then_load_is_identical_and_names_match_hf() {
         let dev = cpu_device();
         let config = tiny();
-        let model = BertModel::<Cpu>::init(&config, true, &dev);
+        let model = Transformer::<Cpu>::init(&config, true, &dev);
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("model.safetensors");
-        save_bert(&model, &p).unwrap();
-        let (back, report) = load_bert::<Cpu>(&config, &p, &dev).unwrap();
+        save_model(&model, &p).unwrap();
+        let (back, report) = load_model::<Cpu>(&config, &p, &dev).unwrap();
         assert!(report.has_pooler && report.unused.is_empty());
         assert_eq!(report.loaded, 5 + 16 * 2 + 2);
         let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
@@ -500,7 +508,7 @@ mod tests {
     fn prefixed_gamma_beta_f16_files_load_and_problems_are_listed() {
         let dev = cpu_device();
         let config = tiny();
-        let model = BertModel::<Cpu>::init(&config, false, &dev);
+        let model = Transformer::<Cpu>::init(&config, false, &dev);
         let mut params = BTreeMap::new();
         collect_params(&model, &mut params);
         let dir = tempfile::tempdir().unwrap();
@@ -532,7 +540,7 @@ mod tests {
             .collect();
         let p = dir.path().join("m.safetensors");
         safetensors::serialize_to_file(views, None, &p).unwrap();
-        let (back, report) = load_bert::<Cpu>(&config, &p, &dev).unwrap();
+        let (back, report) = load_model::<Cpu>(&config, &p, &dev).unwrap();
         assert_eq!(report.stripped_prefix.as_deref(), Some("bert."));
         assert_eq!(report.unused, vec!["cls.predictions.bias [20]".to_string()]);
         let mut got = BTreeMap::new();
@@ -548,19 +556,23 @@ mod tests {
         }
         // A wrong shape and a missing tensor are both reported.
         let small = tiny();
-        let mut bigger = small.clone();
-        bigger.hidden_size = 12;
-        bigger.num_attention_heads = 3;
-        let err = load_bert::<Cpu>(&bigger, &p, &dev).unwrap_err().to_string();
+        let bigger = resized(&small, |c| {
+            c.hidden_size = 12;
+            c.num_attention_heads = 3;
+        });
+        let err = load_model::<Cpu>(&bigger, &p, &dev)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(
                 "embeddings.word_embeddings.weight: expected shape [20, 12], found [20, 8]"
             ),
             "{err}"
         );
-        let mut deeper = small;
-        deeper.num_hidden_layers = 3;
-        let err = load_bert::<Cpu>(&deeper, &p, &dev).unwrap_err().to_string();
+        let deeper = resized(&small, |c| c.num_hidden_layers = 3);
+        let err = load_model::<Cpu>(&deeper, &p, &dev)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("encoder.layer.2.attention.self.query.weight: missing"),
             "{err}"

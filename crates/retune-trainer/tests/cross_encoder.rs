@@ -184,7 +184,7 @@ fn fused_scoring_matches_burn_and_follows_new_weights() {
         assert!((x - y).abs() <= 1e-5, "fused {x} vs burn {y}");
     }
     let other = retune_trainer::cross::CrossEncoderModel::<Cpu>::init(
-        &fused.bert_config,
+        &fused.model_config,
         &Default::default(),
     );
     fused.set_model(other.clone());
@@ -210,7 +210,7 @@ fn a_fresh_head_is_the_same_for_the_same_seed_whatever_burn_draws_meanwhile() {
     let a = load::<Cpu>(&tiny_bert_dir()).logits(&pairs).unwrap();
     // Burn's process-wide generator moves on; the seeded head must not.
     let _ = retune_trainer::cross::CrossEncoderModel::<Cpu>::init(
-        &load::<Cpu>(&tiny_bert_dir()).bert_config,
+        &load::<Cpu>(&tiny_bert_dir()).model_config,
         &Default::default(),
     );
     let b = load::<Cpu>(&tiny_bert_dir()).logits(&pairs).unwrap();

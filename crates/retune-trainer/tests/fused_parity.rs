@@ -83,7 +83,7 @@ fn token_types_and_hidden_states_match_the_burn_forward() {
     let hidden = enc.model().forward(&batch.to_input::<Cpu>(&cpu_device()));
     let [_, seq, h] = hidden.dims();
     let burn: Vec<f32> = hidden.into_data().to_vec().unwrap();
-    let fused = FusedBert::from_model(enc.model(), &enc.bert_config).unwrap();
+    let fused = FusedBert::from_transformer(enc.model(), &enc.model_config).unwrap();
     let states = fused.forward(&rows).unwrap();
     for (i, t) in tokens.iter().enumerate() {
         let want = &burn[i * seq * h..(i * seq + t.ids.len()) * h];
@@ -103,8 +103,7 @@ fn token_types_and_hidden_states_match_the_burn_forward() {
 fn changing_the_weights_reaches_the_fused_path() {
     let mut enc = load(tiny_bert_dir().to_str().unwrap(), Engine::Fused, 8);
     let before = enc.encode(&["uber ride"]).unwrap();
-    let fresh =
-        retune_trainer::bert::BertModel::<Cpu>::init(&enc.bert_config, false, &cpu_device());
+    let fresh = retune_trainer::Transformer::<Cpu>::init(&enc.model_config, false, &cpu_device());
     enc.set_model(fresh);
     let after = enc.encode(&["uber ride"]).unwrap();
     let burn = enc

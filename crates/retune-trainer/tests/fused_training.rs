@@ -223,7 +223,7 @@ fn grouped_training_pass_equals_a_pass_per_group() {
     )
     .unwrap();
     let fused =
-        retune_trainer::fused::FusedBert::from_model(enc.model(), &enc.bert_config).unwrap();
+        retune_trainer::fused::FusedBert::from_transformer(enc.model(), &enc.model_config).unwrap();
     let ex = examples(5);
     let anchors: Vec<&str> = ex.iter().map(|e| e.anchor.as_str()).collect();
     let names: Vec<&str> = ex.iter().map(|e| e.positive.as_str()).collect();

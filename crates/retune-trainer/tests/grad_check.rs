@@ -73,19 +73,43 @@ type Site = (&'static str, usize, fn(&mut SentenceEncoder<A>, usize, f32));
 fn autodiff_matches_finite_differences() {
     let sites: [Site; 6] = [
         ("embeddings.position_embeddings.weight", 40, |e, i, d| {
-            bump(&mut e.model_mut().embeddings.position.weight, i, d)
+            bump(
+                &mut e.model_mut().bert_mut().unwrap().embeddings.position.weight,
+                i,
+                d,
+            )
         }),
         ("embeddings.LayerNorm.bias", 2, |e, i, d| {
-            bump(e.model_mut().embeddings.norm.beta.as_mut().unwrap(), i, d)
+            bump(
+                e.model_mut()
+                    .bert_mut()
+                    .unwrap()
+                    .embeddings
+                    .norm
+                    .beta
+                    .as_mut()
+                    .unwrap(),
+                i,
+                d,
+            )
         }),
         (
             "encoder.layer.0.attention.self.query.weight",
             37,
-            |e, i, d| bump(&mut e.model_mut().layers[0].attention.query.weight, i, d),
+            |e, i, d| {
+                bump(
+                    &mut e.model_mut().bert_mut().unwrap().layers[0]
+                        .attention
+                        .query
+                        .weight,
+                    i,
+                    d,
+                )
+            },
         ),
         ("encoder.layer.0.attention.self.value.bias", 5, |e, i, d| {
             bump(
-                e.model_mut().layers[0]
+                e.model_mut().bert_mut().unwrap().layers[0]
                     .attention
                     .value
                     .bias
@@ -97,13 +121,21 @@ fn autodiff_matches_finite_differences() {
         }),
         ("encoder.layer.1.intermediate.dense.bias", 3, |e, i, d| {
             bump(
-                e.model_mut().layers[1].intermediate.bias.as_mut().unwrap(),
+                e.model_mut().bert_mut().unwrap().layers[1]
+                    .intermediate
+                    .bias
+                    .as_mut()
+                    .unwrap(),
                 i,
                 d,
             )
         }),
         ("encoder.layer.1.output.LayerNorm.weight", 7, |e, i, d| {
-            bump(&mut e.model_mut().layers[1].norm.gamma, i, d)
+            bump(
+                &mut e.model_mut().bert_mut().unwrap().layers[1].norm.gamma,
+                i,
+                d,
+            )
         }),
     ];
     let base = encoder();

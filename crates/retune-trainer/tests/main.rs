@@ -16,5 +16,6 @@ mod hub;
 mod loss_parity;
 mod loss_sign;
 mod minilm_parity;
+mod modernbert_parity;
 mod tiny_encoder;
 mod tiny_training;

@@ -115,7 +115,9 @@ impl BackendTask for EmbedArgs {
             eprintln!("note: unused tensor in checkpoint: {u}");
         }
         if self.bench {
+            let fused = encoder.model_config.family().runs_fused();
             let engines = match self.engine {
+                EngineChoice::Auto if !fused => vec![Engine::Burn],
                 EngineChoice::Auto if retune_trainer::fused::FusedBert::bf16_available() => {
                     vec![Engine::Burn, Engine::Fused, Engine::FusedBf16]
                 }

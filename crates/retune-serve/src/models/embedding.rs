@@ -80,8 +80,8 @@ impl Embedding {
         use retune_data::Embedder as _;
         let info = ModelInfo {
             model_id: encoder.model_id().to_owned(),
-            architecture: encoder.bert_config.family.hf_architecture().to_owned(),
-            model_type: encoder.bert_config.family.model_type().to_owned(),
+            architecture: encoder.model_config.family().hf_architecture().to_owned(),
+            model_type: encoder.model_config.family().model_type().to_owned(),
             max_input_length: encoder.tokenizer.max_len(),
             dimension: Some(encoder.dim()),
             pooling: Some(pooling_name(encoder.st_config.pooling).to_owned()),

@@ -63,11 +63,11 @@ impl Reranking {
         let info = ModelInfo {
             model_id: cross.model_id.clone(),
             architecture: cross
-                .bert_config
-                .family
+                .model_config
+                .family()
                 .classifier_architecture()
                 .to_owned(),
-            model_type: cross.bert_config.family.model_type().to_owned(),
+            model_type: cross.model_config.family().model_type().to_owned(),
             max_input_length: cross.tokenizer.max_len(),
             dimension: None,
             pooling: None,

@@ -19,6 +19,21 @@ pub enum Activation {
     Relu,
 }
 
+impl Activation {
+    /// The activation applied element-wise.
+    pub fn apply<B: burn::tensor::backend::Backend, const D: usize>(
+        self,
+        x: burn::tensor::Tensor<B, D>,
+    ) -> burn::tensor::Tensor<B, D> {
+        use burn::tensor::activation::{gelu, gelu_approximate, relu};
+        match self {
+            Activation::Gelu => gelu(x),
+            Activation::GeluTanh => gelu_approximate(x),
+            Activation::Relu => relu(x),
+        }
+    }
+}
+
 /// The architecture of a BERT-shaped checkpoint (BERT, XLM-RoBERTa or MPNet).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
@@ -84,6 +99,16 @@ impl BertConfig {
         };
         let family = Family::detect(raw.model_type.as_deref(), raw.architectures.as_deref())
             .map_err(|(field, message)| TrainerError::config(path, field, message))?;
+        if !family.runs_fused() {
+            return Err(TrainerError::config(
+                path,
+                "model_type",
+                format!(
+                    "{:?} is not BERT-shaped; TransformerConfig::from_file reads it",
+                    family.model_type()
+                ),
+            ));
+        }
         if let Some(p) = raw
             .position_embedding_type
             .as_deref()
@@ -197,6 +222,8 @@ impl BertConfig {
                 "bos_token_id": 0,
                 "eos_token_id": 2,
             }),
+            // Not BERT-shaped: `from_file` refuses it; nothing family-specific to add.
+            Family::ModernBert => serde_json::json!({}),
         };
         if let (Some(m), serde_json::Value::Object(e)) = (json.as_object_mut(), extra) {
             m.extend(e);
@@ -234,10 +261,7 @@ mod tests {
     #[test]
     fn unsupported_fields_are_named() {
         let cases = [
-            (
-                format!("{{{BASE},\"model_type\":\"modernbert\"}}"),
-                "model_type",
-            ),
+            (format!("{{{BASE},\"model_type\":\"qwen3\"}}"), "model_type"),
             (format!("{{{BASE},\"hidden_act\":\"swish\"}}"), "hidden_act"),
             (
                 format!("{{{BASE},\"position_embedding_type\":\"relative_key\"}}"),

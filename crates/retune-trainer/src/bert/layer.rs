@@ -8,7 +8,6 @@ use super::dropout::dropout;
 use super::linear::linear3;
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, gelu_approximate, relu};
 use burn::tensor::{Tensor, backend::Backend};
 
 /// One post-LN transformer layer.
@@ -56,11 +55,7 @@ impl<B: Backend> BertLayer<B> {
         let site = 1 + 3 * index as u64;
         let a = self.attention.forward(x, mask_bias, seed, site);
         let inner = linear3(&self.intermediate, a.clone());
-        let inner = match self.activation {
-            Activation::Gelu => gelu(inner),
-            Activation::GeluTanh => gelu_approximate(inner),
-            Activation::Relu => relu(inner),
-        };
+        let inner = self.activation.apply(inner);
         let out = dropout(linear3(&self.output, inner), self.dropout, seed, site + 2);
         self.norm.forward(out + a)
     }

@@ -15,7 +15,8 @@ mod model;
 
 pub use attention::SelfAttention;
 pub use config::{Activation, BertConfig};
-pub(crate) use dropout::mask_values;
+pub(crate) use dropout::{dropout as dropout_seeded, mask_values};
 pub use embeddings::BertEmbeddings;
 pub use layer::BertLayer;
+pub(crate) use linear::linear3;
 pub use model::{BertInput, BertModel, Pooler, materialize};

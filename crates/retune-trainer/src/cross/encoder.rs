@@ -13,7 +13,7 @@
 //! the bi-encoder does; training always runs on Burn.
 
 use super::model::CrossEncoderModel;
-use crate::bert::{BertConfig, BertInput};
+use crate::bert::BertInput;
 use crate::encoder::Engine;
 use crate::error::TrainerError;
 use crate::export::{copy_tokenizer_files, replace_dir, write_json};
@@ -21,6 +21,7 @@ use crate::fused::FusedBert;
 use crate::host::host_f32;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::tokenize::{Batch, TextTokenizer, Tokens};
+use crate::transformer::TransformerConfig;
 use crate::weights::{
     ParamTable, Slot, TensorFile, canonical, collect_params, fill_params, write_safetensors,
 };
@@ -92,6 +93,10 @@ fn seed_params<B: Backend>(
                 let data = TensorData::new(normal(&mut rng, dims[0] * dims[1], 0.02), dims);
                 *p = Param::from_tensor(Tensor::from_data(data, device));
             }
+            // A norm's scale starts at 1 (ModernBERT's head), every other vector at 0.
+            Slot::Vector(p) if name.ends_with("norm.weight") => {
+                *p = Param::from_tensor(p.val().ones_like());
+            }
             Slot::Vector(p) => *p = Param::from_tensor(p.val().zeros_like()),
         }
     });
@@ -111,8 +116,8 @@ pub struct CrossEncoder<B: Backend> {
     /// The network (read with [`model`](Self::model), replace with
     /// [`set_model`](Self::set_model) so the fused copy is refreshed).
     pub(crate) model: CrossEncoderModel<B>,
-    /// The BERT configuration.
-    pub bert_config: BertConfig,
+    /// The encoder's architecture.
+    pub model_config: TransformerConfig,
     /// Pair tokenizer (truncates the longer text first).
     pub tokenizer: TextTokenizer,
     /// Where it was loaded from.
@@ -128,33 +133,35 @@ pub struct CrossEncoder<B: Backend> {
 }
 
 impl<B: Backend> CrossEncoder<B> {
-    /// Loads a cross-encoder checkpoint, or a BERT checkpoint with a new head.
+    /// Loads a cross-encoder checkpoint, or an encoder checkpoint with a new head.
     pub fn load(config: &CrossEncoderConfig, device: &B::Device) -> Result<Self, TrainerError> {
         let source = resolve_model(&config.model)?;
         let dir = source.dir().to_owned();
-        let bert_config = BertConfig::from_file(dir.join("config.json"))?;
-        let max_len = config.max_length.min(bert_config.max_tokens());
+        let model_config = TransformerConfig::from_file(dir.join("config.json"))?;
+        config.engine.check(model_config.family())?;
+        let max_len = config.max_length.min(model_config.max_tokens());
         let tokenizer = TextTokenizer::from_file(dir.join("tokenizer.json"), max_len)?;
         let path = dir.join("model.safetensors");
         let file = TensorFile::read(&path)?;
         let st = file.parse(&path)?;
-        let family = bert_config.family;
+        let family = model_config.family();
         let body = family.body_prefix();
         let (projection, output) = family.head_names();
         let tensors: HashMap<String, TensorView<'_>> = st
             .tensors()
             .into_iter()
             .map(|(n, v)| {
-                let key = if n.starts_with("classifier.") {
-                    n
-                } else {
-                    format!("{body}{}", canonical(&n, body))
-                };
+                let key =
+                    if n.starts_with("classifier.") || n.starts_with(&format!("{projection}.")) {
+                        n
+                    } else {
+                        format!("{body}{}", canonical(&n, body))
+                    };
                 (key, v)
             })
             .collect();
         let head_loaded = tensors.contains_key(&format!("{output}.weight"));
-        let mut model = CrossEncoderModel::init(&bert_config, device);
+        let mut model = CrossEncoderModel::init(&model_config, device);
         let fresh_ok = |name: &str| {
             !head_loaded
                 && (name.starts_with(&format!("{output}.")) || name.starts_with(&projection))
@@ -166,14 +173,17 @@ impl<B: Backend> CrossEncoder<B> {
         if !head_loaded {
             let output_prefix = format!("{output}.");
             let mut fresh = vec![output_prefix.as_str()];
-            if !tensors.contains_key(&format!("{projection}.weight")) {
+            if !tensors
+                .keys()
+                .any(|n| n.starts_with(&format!("{projection}.")))
+            {
                 fresh.push(projection.as_str());
             }
             seed_params(&mut model, &fresh, config.head_seed, device);
         }
         Ok(Self {
             model,
-            bert_config,
+            model_config,
             tokenizer,
             source,
             model_id: config.model.clone(),
@@ -213,7 +223,7 @@ impl<B: Backend> CrossEncoder<B> {
 
     /// Whether scoring runs on the fused CPU path.
     pub fn uses_fused(&self) -> bool {
-        self.engine.fused_on::<B>()
+        self.engine.runs_fused::<B>(self.model_config.family())
     }
 
     fn fused(&self) -> Result<&FusedCross, TrainerError> {
@@ -226,7 +236,7 @@ impl<B: Backend> CrossEncoder<B> {
             Some(b) => host_f32(b.val())?[0],
             None => 0.0,
         };
-        let bert = FusedBert::from_model(&self.model.bert, &self.bert_config)?;
+        let bert = FusedBert::from_transformer(&self.model.body, &self.model_config)?;
         let made = Arc::new(FusedCross {
             bert: self.engine.prepare(bert),
             classifier,
@@ -318,12 +328,11 @@ impl<B: Backend> CrossEncoder<B> {
     /// head), tokenizer files and a model card; `dir` is replaced atomically.
     pub fn save(&self, dir: &Path, model_card: &str) -> Result<(), TrainerError> {
         replace_dir(dir, |tmp| {
-            let mut config = self.bert_config.to_hf_json();
+            let family = self.model_config.family();
+            let mut config = self
+                .model_config
+                .to_hf_json(family.classifier_architecture());
             if let Some(obj) = config.as_object_mut() {
-                obj.insert(
-                    "architectures".into(),
-                    serde_json::json!([self.bert_config.family.classifier_architecture()]),
-                );
                 obj.insert("id2label".into(), serde_json::json!({"0": "LABEL_0"}));
                 obj.insert("label2id".into(), serde_json::json!({"LABEL_0": 0}));
                 obj.insert(
@@ -348,7 +357,7 @@ impl<A: AutodiffBackend> CrossEncoder<A> {
         use burn::module::AutodiffModule;
         CrossEncoder {
             model: self.model.valid(),
-            bert_config: self.bert_config.clone(),
+            model_config: self.model_config.clone(),
             tokenizer: self.tokenizer.clone(),
             source: self.source.clone(),
             model_id: self.model_id.clone(),

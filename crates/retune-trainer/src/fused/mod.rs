@@ -28,6 +28,7 @@ use crate::bert::{Activation, BertConfig, BertModel};
 use crate::error::TrainerError;
 use crate::host::host_f32;
 use crate::tokenize::Tokens;
+use crate::transformer::{Transformer, TransformerConfig};
 use burn::module::{Param, ParamId};
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Tensor, backend::Backend};
@@ -214,6 +215,16 @@ fn concat_columns(parts: [Dense; 3]) -> Dense {
 }
 
 impl FusedBert {
+    /// The fused copy of a loaded network; an error for a family the fused engine does not
+    /// run (ModernBERT).
+    pub fn from_transformer<B: Backend>(
+        model: &Transformer<B>,
+        config: &TransformerConfig,
+    ) -> Result<Self, TrainerError> {
+        let (model, config) = bert_shaped(model, config)?;
+        Self::from_model(model, config)
+    }
+
     /// Copies a Burn model's weights (from any backend) into the fused layout.
     pub fn from_model<B: Backend>(
         model: &BertModel<B>,
@@ -438,5 +449,22 @@ impl FusedBert {
                 .map(|r| r.iter().map(|v| simd::tanh(*v)).collect())
                 .collect(),
         )
+    }
+}
+
+/// The BERT-shaped network and configuration the fused engine runs; an error naming the
+/// family otherwise.
+pub(crate) fn bert_shaped<'a, B: Backend>(
+    model: &'a Transformer<B>,
+    config: &'a TransformerConfig,
+) -> Result<(&'a BertModel<B>, &'a BertConfig), TrainerError> {
+    match (model.bert(), config.bert()) {
+        (Some(m), Some(c)) => Ok((m, c)),
+        _ => Err(TrainerError::Engine {
+            problem: format!(
+                "the fused CPU engine does not run {} models; they run on burn",
+                config.family().model_type()
+            ),
+        }),
     }
 }

@@ -4,8 +4,8 @@
 //! score swings from epoch to epoch, the mean of the plateau's weights is one flatter point
 //! instead of whichever noisy epoch happened to score best on a small validation split.
 
-use crate::bert::BertModel;
 use crate::error::TrainerError;
+use crate::transformer::Transformer;
 use crate::weights::{
     collect_params, f32_bytes, f32_views, fill_params, load_weights, write_safetensors,
 };
@@ -26,7 +26,7 @@ pub struct WeightAverage {
 
 impl WeightAverage {
     /// Adds a model to the mean: `mean += (x - mean) / count`.
-    pub fn add<B: Backend>(&mut self, model: &BertModel<B>) {
+    pub fn add<B: Backend>(&mut self, model: &Transformer<B>) {
         let mut current = BTreeMap::new();
         collect_params(model, &mut current);
         self.count += 1;
@@ -46,9 +46,9 @@ impl WeightAverage {
     /// `template` with the mean's weights.
     pub fn model<B: Backend>(
         &self,
-        template: &BertModel<B>,
+        template: &Transformer<B>,
         device: &B::Device,
-    ) -> Result<BertModel<B>, TrainerError> {
+    ) -> Result<Transformer<B>, TrainerError> {
         let source = Path::new("averaged weights");
         let bytes = f32_bytes(&self.params);
         let views: HashMap<String, TensorView<'_>> =
@@ -74,7 +74,7 @@ impl WeightAverage {
     pub(crate) fn load<B: Backend>(
         path: &Path,
         count: usize,
-        template: &BertModel<B>,
+        template: &Transformer<B>,
         device: &B::Device,
     ) -> Result<Self, TrainerError> {
         let mut model = template.clone();
@@ -95,7 +95,8 @@ mod tests {
     fn mean_of_models_and_round_trip() {
         let device = Default::default();
         // Three random initializations (Burn's RNG: different weights each time).
-        let init = || BertModel::<NdArray>::init(&tiny_bert_config(120), true, &device);
+        let config = crate::TransformerConfig::Bert(tiny_bert_config(120));
+        let init = || Transformer::<NdArray>::init(&config, true, &device);
         let (a, b, c) = (init(), init(), init());
         let mut avg = WeightAverage::default();
         for m in [&a, &b, &c] {
@@ -103,7 +104,7 @@ mod tests {
         }
         assert_eq!(avg.count, 3);
         let mean = avg.model(&a, &device).unwrap();
-        let named = |m: &BertModel<NdArray>| {
+        let named = |m: &Transformer<NdArray>| {
             let mut out = BTreeMap::new();
             collect_params(m, &mut out);
             out

@@ -13,13 +13,15 @@
 use super::optim::{AdamW, NamedGrads, RowHints, StepRate, clip_scale, global_norm_rows};
 use super::rows::TouchedRows;
 use crate::Pooling;
-use crate::bert::{BertConfig, BertModel};
 use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
-use crate::fused::{FusedBert, HostGrads, KnownValues, TrainPass, pool, pool_backward};
+use crate::fused::{
+    FusedBert, HostGrads, KnownValues, TrainPass, bert_shaped, pool, pool_backward,
+};
 use crate::host::host_f32;
 use crate::pooling::l2_normalize;
 use crate::tokenize::Tokens;
+use crate::transformer::{Transformer, TransformerConfig};
 use crate::weights::ParamTable;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
@@ -92,11 +94,12 @@ impl<A: AutodiffBackend> FusedStep<A> {
     /// together, and its states pooled by `mode` (`[all rows, dim]`).
     fn pass(
         &mut self,
-        (model, config): (&BertModel<A>, &BertConfig),
+        (model, config): (&Transformer<A>, &TransformerConfig),
         mode: Pooling,
         groups: &[(&[&Tokens], u64)],
     ) -> Result<(TrainPass, TensorData), TrainerError> {
         if self.weights.is_none() {
+            let (model, config) = bert_shaped(model, config)?;
             let weights = FusedBert::from_model_with(model, config, &mut self.known);
             self.known.clear();
             self.weights = Some(weights?);
@@ -120,7 +123,7 @@ impl<A: AutodiffBackend> FusedStep<A> {
     /// (the cross-encoder reads the first token: [`Pooling::Cls`]).
     pub(crate) fn leaf(
         &mut self,
-        model: (&BertModel<A>, &BertConfig),
+        model: (&Transformer<A>, &TransformerConfig),
         mode: Pooling,
         rows: &[&Tokens],
         seed: u64,
@@ -140,7 +143,7 @@ impl<A: AutodiffBackend> FusedStep<A> {
         encoder: &SentenceEncoder<A>,
         groups: &[(&[&Tokens], u64)],
     ) -> Result<Vec<Tensor<A, 2>>, TrainerError> {
-        let model = (&encoder.model, &encoder.bert_config);
+        let model = (&encoder.model, &encoder.model_config);
         let mode = encoder.st_config.pooling;
         let (pass, pooled) = self.pass(model, mode, groups)?;
         let leaf = Tensor::<A, 2>::from_data(pooled, encoder.device()).require_grad();
@@ -169,7 +172,7 @@ impl<A: AutodiffBackend> FusedStep<A> {
         rows: &[&Tokens],
         seed: u64,
     ) -> Result<Tensor<A::InnerBackend, 2>, TrainerError> {
-        let model = (&encoder.model, &encoder.bert_config);
+        let model = (&encoder.model, &encoder.model_config);
         let (_, pooled) = self.pass(model, encoder.st_config.pooling, &[(rows, seed)])?;
         let t = Tensor::<A::InnerBackend, 2>::from_data(pooled, encoder.device());
         Ok(if encoder.st_config.normalize {

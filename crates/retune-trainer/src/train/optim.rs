@@ -8,6 +8,7 @@
 //! that checkpoints write and read as safetensors.
 
 use super::rows::{RowState, TouchedRows, chunk_sums};
+use crate::arch::Family;
 use crate::fused::simd::multiversion;
 use crate::host::host_f32;
 use crate::weights::{ParamTable, Slot};
@@ -92,20 +93,29 @@ pub struct AdamW<B: Backend> {
 /// names start with `prefix` (e.g. `""` or `"bert."`): layer `i` trains at
 /// `decay^(layers - 1 - i)`, the embeddings at `decay^layers`; the pooler and anything else
 /// at 1x. Prefixes end in a dot, so layer 1 does not match layer 10.
-pub fn layer_lr_multipliers(layers: usize, decay: f64, prefix: &str) -> Vec<(String, f64)> {
+pub fn layer_lr_multipliers(
+    family: Family,
+    layers: usize,
+    decay: f64,
+    prefix: &str,
+) -> Vec<(String, f64)> {
     let mut out: Vec<(String, f64)> = (0..layers)
         .map(|i| {
             let depth = (layers - 1 - i) as i32;
-            (format!("{prefix}encoder.layer.{i}."), decay.powi(depth))
+            (
+                format!("{prefix}{}", family.layer_prefix(i)),
+                decay.powi(depth),
+            )
         })
         .collect();
     out.push((format!("{prefix}embeddings."), decay.powi(layers as i32)));
     out
 }
 
-/// Hugging Face's no-decay rule: biases and LayerNorm parameters.
+/// Hugging Face's no-decay rule: biases and LayerNorm parameters (BERT's `LayerNorm`,
+/// ModernBERT's `norm`, `attn_norm`, `mlp_norm`, `final_norm`).
 pub fn decays(name: &str) -> bool {
-    !(name.ends_with(".bias") || name.contains("LayerNorm"))
+    !(name.ends_with(".bias") || name.contains("LayerNorm") || name.contains("norm."))
 }
 
 impl<B: Backend> AdamW<B> {
@@ -531,7 +541,7 @@ mod tests {
     #[test]
     fn layer_decay_multipliers_match_their_own_layer_only() {
         let mut opt = AdamW::<crate::backend::Cpu>::new(0.01, 1e-6);
-        opt.lr_multipliers = layer_lr_multipliers(12, 0.5, "");
+        opt.lr_multipliers = layer_lr_multipliers(Family::Bert, 12, 0.5, "");
         let m = |name: &str| opt.lr_multiplier(name);
         assert_eq!(m("encoder.layer.11.output.dense.weight"), 1.0);
         assert_eq!(m("encoder.layer.10.output.dense.weight"), 0.5);
@@ -545,7 +555,7 @@ mod tests {
         );
         assert_eq!(m("embeddings.word_embeddings.weight"), 0.5f64.powi(12));
         assert_eq!(m("pooler.dense.weight"), 1.0);
-        let prefixed = layer_lr_multipliers(2, 0.5, "bert.");
+        let prefixed = layer_lr_multipliers(Family::Bert, 2, 0.5, "bert.");
         assert_eq!(prefixed[0], ("bert.encoder.layer.0.".to_owned(), 0.5));
         assert_eq!(prefixed[2], ("bert.embeddings.".to_owned(), 0.25));
     }

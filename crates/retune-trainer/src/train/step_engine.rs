@@ -7,11 +7,11 @@
 use super::fused_step::FusedStep;
 use super::optim::{AdamW, NamedGrads, accumulate, named_grads};
 use crate::Pooling;
-use crate::bert::BertModel;
 use crate::cross::{CrossEncoder, CrossEncoderModel};
-use crate::encoder::{Engine, SentenceEncoder};
+use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
 use crate::tokenize::{Batch, Tokens};
+use crate::transformer::Transformer;
 use crate::weights::ParamTable;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
@@ -34,13 +34,9 @@ pub(crate) struct StepEngine<A: AutodiffBackend> {
 }
 
 impl<A: AutodiffBackend> StepEngine<A> {
-    /// The engine that an encoder's `engine` setting picks on this backend.
-    pub(crate) fn new(engine: Engine) -> Self {
-        let kind = if engine.fused_on::<A::InnerBackend>() {
-            Kind::Fused
-        } else {
-            Kind::Burn
-        };
+    /// The fused engine when `fused` (the model's encoder runs fused on this backend), else Burn.
+    pub(crate) fn new(fused: bool) -> Self {
+        let kind = if fused { Kind::Fused } else { Kind::Burn };
         Self {
             kind,
             step: FusedStep::default(),
@@ -84,7 +80,7 @@ impl<A: AutodiffBackend> StepEngine<A> {
     pub(crate) fn embed_detached(
         &mut self,
         encoder: &SentenceEncoder<A>,
-        frozen: &BertModel<A::InnerBackend>,
+        frozen: &Transformer<A::InnerBackend>,
         rows: &[&Tokens],
         seed: u64,
     ) -> Result<Tensor<A::InnerBackend, 2>, TrainerError> {
@@ -107,7 +103,7 @@ impl<A: AutodiffBackend> StepEngine<A> {
         match self.kind {
             Kind::Burn => Ok(encoder.logits_with(model, rows, device, Some(seed))),
             Kind::Fused => {
-                let body = (&model.bert, &encoder.bert_config);
+                let body = (&model.body, &encoder.model_config);
                 let first = self.step.leaf(body, Pooling::Cls, rows, seed, device)?;
                 Ok(model.head(first))
             }
@@ -182,7 +178,7 @@ impl<A: AutodiffBackend> StepEngine<A> {
 /// padded into one batch, with dropout from `seed`.
 fn burn_embed<A: AutodiffBackend, B: burn::tensor::backend::Backend>(
     encoder: &SentenceEncoder<A>,
-    model: &BertModel<B>,
+    model: &Transformer<B>,
     rows: &[&Tokens],
     seed: u64,
 ) -> Tensor<B, 2> {

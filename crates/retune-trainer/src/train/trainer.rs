@@ -11,11 +11,11 @@ use super::optim::{AdamW, LinearSchedule, NamedGrads, accumulate, layer_lr_multi
 use super::report::{RunFiles, StepLog, TrainReport};
 use super::sampler::{group_by_label_batches, no_duplicates_batches, shuffled_batches};
 use super::step_engine::StepEngine;
-use crate::bert::BertModel;
 use crate::encoder::SentenceEncoder;
 use crate::error::TrainerError;
 use crate::loss::{self, LossConfig};
 use crate::tokenize::Tokens;
+use crate::transformer::Transformer;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
@@ -35,10 +35,10 @@ pub struct Trainer<A: AutodiffBackend> {
     pub config: TrainConfig,
     optimizer: AdamW<A::InnerBackend>,
     tokens: HashMap<String, Tokens>,
-    best: Option<BertModel<A::InnerBackend>>,
+    best: Option<Transformer<A::InnerBackend>>,
     average: WeightAverage,
     /// The mean of `average`, built once when training ends.
-    averaged: Option<BertModel<A::InnerBackend>>,
+    averaged: Option<Transformer<A::InnerBackend>>,
     /// The engine steps run on, chosen from the encoder's engine when the trainer is made.
     engine: StepEngine<A>,
 }
@@ -54,7 +54,7 @@ impl<A: AutodiffBackend> Trainer<A> {
     /// A trainer for an encoder loaded on an autodiff backend.
     pub fn new(encoder: SentenceEncoder<A>, config: TrainConfig) -> Self {
         let optimizer = AdamW::new(config.weight_decay, config.adam_epsilon);
-        let engine = StepEngine::new(encoder.engine());
+        let engine = StepEngine::new(encoder.uses_fused());
         Self {
             encoder,
             config,
@@ -441,8 +441,13 @@ impl<A: AutodiffBackend> Trainer<A> {
         self.optimizer.lr_multipliers = if self.config.layer_lr_decay == 1.0 {
             Vec::new()
         } else {
-            let layers = self.encoder.bert_config.num_hidden_layers;
-            layer_lr_multipliers(layers, self.config.layer_lr_decay, "")
+            let config = &self.encoder.model_config;
+            layer_lr_multipliers(
+                config.family(),
+                config.num_hidden_layers(),
+                self.config.layer_lr_decay,
+                "",
+            )
         };
         let started = Instant::now();
         self.engine.prepare(&mut self.optimizer);
