@@ -37,7 +37,11 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     for batch in [1usize, 8, 32] {
         for (name, engine) in [("burn", Engine::Burn), ("fused", Engine::Fused)] {
-            let e = enc.clone().with_batch_size(batch).with_engine(engine);
+            let e = enc
+                .clone()
+                .with_batch_size(batch)
+                .with_engine(engine)
+                .unwrap();
             group.bench_function(format!("{name}_batch_{batch}"), |b| {
                 b.iter(|| e.encode_tokens(&tokens, None).unwrap())
             });

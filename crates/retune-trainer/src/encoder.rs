@@ -7,17 +7,15 @@
 //! so memory stays flat in the number of texts.
 //!
 //! Inference runs on the Burn model or on the fused CPU path ([`crate::fused`]), by
-//! [`Engine`], decided once when the encoder is loaded: `Auto` (the default) takes the fused
-//! path on this build's CPU backends for the families it runs ([`Family::runs_fused`]) and Burn
-//! elsewhere (CUDA, ModernBERT). Training picks its engine the same way, once, in
+//! [`Engine`], resolved once when the encoder is loaded into the `Runner` that runs every
+//! batch: `Auto` (the default) takes the fused path on this build's CPU backends for the
+//! families it runs ([`crate::Family::runs_fused`]) and Burn elsewhere (CUDA, ModernBERT).
+//! Training picks its engine the same way, once, in
 //! `train::step_engine::StepEngine`: Burn's autodiff over
 //! [`SentenceEncoder::forward_seeded`], or the fused engine's own forward and backward passes.
 
-use crate::arch::Family;
+use crate::engine::{Engine, Runner, sentence_embeddings};
 use crate::error::TrainerError;
-use crate::fused::{self, FusedBert};
-use crate::host::host_f32;
-use crate::pooling::l2_normalize;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::st_config::SentenceTransformerConfig;
 use crate::tokenize::{Batch, TextTokenizer, Tokens};
@@ -29,74 +27,6 @@ use burn::tensor::{
     backend::{AutodiffBackend, Backend},
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use std::any::TypeId;
-use std::sync::{Arc, OnceLock};
-
-/// Which implementation runs inference ([`SentenceEncoder::encode`] and friends).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Engine {
-    /// The fused CPU path on this build's CPU backends, the Burn model on any other.
-    #[default]
-    Auto,
-    /// Always the Burn model (on its device).
-    Burn,
-    /// Always the fused CPU path (weights copied to host memory once).
-    Fused,
-    /// The fused CPU path with the linear layers' products in bf16 on Intel AMX tiles
-    /// ([`FusedBert::with_bf16`]): faster, within the parity stated in docs/benchmarks.md
-    /// rather than f32 rounding. The f32 fused path where the CPU has no AMX.
-    FusedBf16,
-}
-
-impl Engine {
-    /// Whether this choice runs the fused path on backend `B`.
-    pub fn fused_on<B: Backend>(self) -> bool {
-        match self {
-            Engine::Burn => false,
-            Engine::Fused | Engine::FusedBf16 => true,
-            Engine::Auto => is_cpu_backend::<B>(),
-        }
-    }
-
-    /// Whether this choice runs the fused path on backend `B` for a model of `family`: never
-    /// for a family the fused engine does not run.
-    pub fn runs_fused<B: Backend>(self, family: Family) -> bool {
-        family.runs_fused() && self.fused_on::<B>()
-    }
-
-    /// Refuses an explicit fused engine for a family it does not run.
-    pub fn check(self, family: Family) -> Result<(), TrainerError> {
-        if family.runs_fused() || matches!(self, Engine::Auto | Engine::Burn) {
-            return Ok(());
-        }
-        Err(TrainerError::Setting {
-            name: "engine".into(),
-            problem: format!(
-                "the fused CPU engine runs bert, xlm-roberta and mpnet; {} runs on burn \
-                 (choose auto or burn)",
-                family.model_type()
-            ),
-        })
-    }
-
-    /// The fused path's weights as this engine runs them: bf16 panels for `FusedBf16`.
-    pub(crate) fn prepare(self, fused: FusedBert) -> FusedBert {
-        match self {
-            Engine::FusedBf16 => fused.with_bf16(),
-            _ => fused,
-        }
-    }
-}
-
-/// Whether `B` is one of this build's CPU backends (not their autodiff wrappers).
-pub(crate) fn is_cpu_backend<B: Backend>() -> bool {
-    let t = TypeId::of::<B>();
-    #[cfg(feature = "ndarray")]
-    if t == TypeId::of::<crate::backend::NdArray>() {
-        return true;
-    }
-    t == TypeId::of::<crate::backend::Cpu>()
-}
 
 /// How to load and run an encoder.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,8 +103,7 @@ pub struct SentenceEncoder<B: Backend> {
     model_id: String,
     batch_size: usize,
     progress: bool,
-    engine: Engine,
-    fused: OnceLock<Arc<FusedBert>>,
+    runner: Runner,
     device: B::Device,
 }
 
@@ -184,7 +113,7 @@ impl<B: Backend> SentenceEncoder<B> {
         let source = resolve_model(&config.model)?;
         let dir = source.dir().to_owned();
         let model_config = TransformerConfig::from_file(dir.join("config.json"))?;
-        config.engine.check(model_config.family())?;
+        let runner = Runner::new::<B>(config.engine, model_config.family())?;
         let mut st_config = SentenceTransformerConfig::from_dir(&dir, model_config.max_tokens())?;
         if let Some(max) = config.max_seq_length {
             st_config.max_seq_length = max.min(model_config.max_tokens());
@@ -203,8 +132,7 @@ impl<B: Backend> SentenceEncoder<B> {
             load_report,
             batch_size: config.batch_size.max(1),
             progress: config.progress,
-            engine: config.engine,
-            fused: OnceLock::new(),
+            runner,
             device: device.clone(),
         })
     }
@@ -216,7 +144,7 @@ impl<B: Backend> SentenceEncoder<B> {
 
     /// The transformer, to change; the fused path copies the weights again on its next use.
     pub fn model_mut(&mut self) -> &mut Transformer<B> {
-        self.fused = OnceLock::new();
+        self.runner.reset();
         &mut self.model
     }
 
@@ -227,57 +155,21 @@ impl<B: Backend> SentenceEncoder<B> {
 
     /// The inference engine this encoder was configured with.
     pub fn engine(&self) -> Engine {
-        self.engine
+        self.runner.engine()
     }
 
     /// Whether inference (and training) runs on the fused CPU path.
     pub fn uses_fused(&self) -> bool {
-        self.engine.runs_fused::<B>(self.model_config.family())
+        self.runner.is_fused()
     }
 
-    /// The same encoder with another inference engine.
-    #[must_use]
-    pub fn with_engine(mut self, engine: Engine) -> Self {
-        if engine != self.engine {
-            self.fused = OnceLock::new();
+    /// The same encoder with another inference engine; an explicit fused engine for a family
+    /// it does not run is refused.
+    pub fn with_engine(mut self, engine: Engine) -> Result<Self, TrainerError> {
+        if engine != self.runner.engine() {
+            self.runner = Runner::new::<B>(engine, self.model_config.family())?;
         }
-        self.engine = engine;
-        self
-    }
-
-    /// The fused path's copy of the weights, made on first use.
-    pub fn fused(&self) -> Result<&FusedBert, TrainerError> {
-        if let Some(f) = self.fused.get() {
-            return Ok(f);
-        }
-        let fused = FusedBert::from_transformer(&self.model, &self.model_config)?;
-        let made = Arc::new(self.engine.prepare(fused));
-        Ok(self.fused.get_or_init(|| made))
-    }
-
-    /// Embeddings of one batch on the fused path.
-    fn encode_fused(&self, rows: &[&Tokens]) -> Result<Vec<Vec<f32>>, TrainerError> {
-        let states = self.fused()?.forward(rows)?;
-        Ok((0..rows.len())
-            .map(|i| {
-                let mut v = fused::pool(self.st_config.pooling, states.sequence(i), states.hidden);
-                if self.st_config.normalize {
-                    fused::normalize(&mut v);
-                }
-                v
-            })
-            .collect())
-    }
-
-    /// Embeddings of one batch on the Burn model.
-    fn encode_burn(&self, rows: &[&Tokens]) -> Result<Vec<Vec<f32>>, TrainerError> {
-        let batch = Batch::pad(rows, self.tokenizer.pad_id());
-        let emb = self.forward(&batch);
-        let [n, dim] = emb.dims();
-        let values = host_f32(emb)?;
-        Ok((0..n)
-            .map(|r| values[r * dim..(r + 1) * dim].to_vec())
-            .collect())
+        Ok(self)
     }
 
     /// The device the model lives on.
@@ -320,16 +212,7 @@ impl<B: Backend> SentenceEncoder<B> {
         batch: &Batch,
         dropout_seed: Option<u64>,
     ) -> Tensor<B2, 2> {
-        let device = model.device();
-        let mut input = batch.to_input::<B2>(&device);
-        input.dropout_seed = dropout_seed;
-        let hidden = model.forward(&input);
-        let pooled = self.st_config.pooling.pool(hidden, input.attention_mask);
-        if self.st_config.normalize {
-            l2_normalize(pooled)
-        } else {
-            pooled
-        }
+        sentence_embeddings(model, &self.st_config, batch, dropout_seed)
     }
 
     /// Tokenizes texts, prepending a named prompt (or the model's default prompt) when given.
@@ -370,14 +253,11 @@ impl<B: Backend> SentenceEncoder<B> {
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].ids.len()));
         let mut out = vec![Vec::new(); tokens.len()];
-        let fused = self.uses_fused();
+        let model = (&self.model, &self.model_config);
+        let pad_id = self.tokenizer.pad_id();
         for chunk in order.chunks(self.batch_size) {
             let rows: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-            let emb = if fused {
-                self.encode_fused(&rows)?
-            } else {
-                self.encode_burn(&rows)?
-            };
+            let emb = self.runner.embed(model, &self.st_config, pad_id, &rows)?;
             for (v, &i) in emb.into_iter().zip(chunk) {
                 out[i] = v;
             }
@@ -486,8 +366,7 @@ impl<B: Backend> SentenceEncoder<B> {
             model_id: self.model_id.clone(),
             batch_size: self.batch_size,
             progress: self.progress,
-            engine: self.engine,
-            fused: OnceLock::new(),
+            runner: self.runner.for_backend::<B2>(),
             device: self.device.clone(),
         }
     }

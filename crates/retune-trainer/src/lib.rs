@@ -23,6 +23,7 @@ pub mod backend;
 pub mod bert;
 pub mod cross;
 mod encoder;
+mod engine;
 mod error;
 pub mod export;
 #[cfg(any(test, feature = "fixtures"))]
@@ -43,7 +44,8 @@ mod transformer;
 mod weights;
 
 pub use arch::Family;
-pub use encoder::{EncoderConfig, Engine, SentenceEncoder};
+pub use encoder::{EncoderConfig, SentenceEncoder};
+pub use engine::Engine;
 pub use error::TrainerError;
 pub use pooling::Pooling;
 #[cfg(feature = "hub")]

@@ -179,6 +179,14 @@ impl<B: Backend> Transformer<B> {
         }
     }
 
+    /// A re-ranker's logit per row from the first token's state `[batch, hidden]`: the
+    /// projection, then `classifier` (one output).
+    pub fn logit(&self, first: Tensor<B, 2>, classifier: &burn::nn::Linear<B>) -> Tensor<B, 1> {
+        let logits = classifier.forward(self.project(first));
+        let [batch, _] = logits.dims();
+        logits.reshape([batch])
+    }
+
     /// The BERT-shaped network, for the fused engine.
     pub fn bert(&self) -> Option<&BertModel<B>> {
         match self {

@@ -283,6 +283,7 @@ pub(crate) fn reranker(name: &str, engine: Engine) -> retune_trainer::cross::Cro
     retune_trainer::cross::CrossEncoder::<Cpu>::load(&config, &cpu_device())
         .unwrap()
         .with_engine(engine)
+        .unwrap()
 }
 
 /// `XLMRobertaForSequenceClassification` (head `classifier.dense` + `classifier.out_proj`):
@@ -418,7 +419,8 @@ fn xlm_roberta_reranker_trains_alike_on_both_engines() {
         let config = retune_trainer::cross::CrossEncoderConfig::new(dir.to_string_lossy());
         let ce = retune_trainer::cross::CrossEncoder::<CpuAutodiff>::load(&config, &cpu_device())
             .unwrap()
-            .with_engine(engine);
+            .with_engine(engine)
+            .unwrap();
         let mut tc = CrossTrainConfig::new(CrossLoss::Listwise, 1);
         tc.batch_size = 4;
         tc.lr = 1e-3;

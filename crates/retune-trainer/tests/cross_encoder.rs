@@ -168,8 +168,10 @@ fn fused_scoring_matches_burn_and_follows_new_weights() {
         ("pizza for the team", "meals"),
         ("adobe subscription", "software"),
     ];
-    let mut fused = load::<Cpu>(&tiny_bert_dir()).with_engine(Engine::Fused);
-    let burn = fused.clone().with_engine(Engine::Burn);
+    let mut fused = load::<Cpu>(&tiny_bert_dir())
+        .with_engine(Engine::Fused)
+        .unwrap();
+    let burn = fused.clone().with_engine(Engine::Burn).unwrap();
     assert!(fused.uses_fused() && !burn.uses_fused());
     assert!(
         load::<Cpu>(&tiny_bert_dir()).uses_fused(),
@@ -330,7 +332,9 @@ fn cross_training_resumes_exactly_from_a_checkpoint_and_ignores_a_torn_write() {
 fn cross_training_is_alike_on_both_engines() {
     use retune_trainer::Engine;
     let run = |engine: Engine| {
-        let ce = load::<CpuAutodiff>(&tiny_bert_dir()).with_engine(engine);
+        let ce = load::<CpuAutodiff>(&tiny_bert_dir())
+            .with_engine(engine)
+            .unwrap();
         let mut config = CrossTrainConfig::new(CrossLoss::Listwise, 2);
         config.lr = 1e-3;
         config.batch_size = 8;

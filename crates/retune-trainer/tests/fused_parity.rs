@@ -109,6 +109,7 @@ fn changing_the_weights_reaches_the_fused_path() {
     let burn = enc
         .clone()
         .with_engine(Engine::Burn)
+        .unwrap()
         .encode(&["uber ride"])
         .unwrap();
     assert!(

@@ -262,3 +262,22 @@ fn grouped_training_pass_equals_a_pass_per_group() {
     };
     assert!(differs((Some(7), None)), "dropout is on in this model");
 }
+
+/// `Engine::Auto` trains on the fused engine on the CPU backend (resolved on the autodiff
+/// backend's inner backend), for the bi-encoder and the cross-encoder alike.
+#[test]
+fn auto_trains_fused_on_the_cpu_backend() {
+    let dir = tiny_bert_dir();
+    let enc = SentenceEncoder::<A>::load(&EncoderConfig::new(dir.to_str().unwrap()), &cpu_device())
+        .unwrap();
+    let loss = LossConfig::Mnrl {
+        scale: 20.0,
+        symmetric: false,
+    };
+    assert!(Trainer::new(enc, TrainConfig::new(loss, 1)).trains_fused());
+    let config = retune_trainer::cross::CrossEncoderConfig::new(dir.to_string_lossy());
+    let ce = retune_trainer::cross::CrossEncoder::<A>::load(&config, &cpu_device()).unwrap();
+    let tc =
+        retune_trainer::cross::CrossTrainConfig::new(retune_trainer::cross::CrossLoss::Listwise, 1);
+    assert!(retune_trainer::cross::CrossTrainer::new(ce, tc).trains_fused());
+}

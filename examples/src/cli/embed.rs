@@ -193,7 +193,7 @@ fn bench<B: Backend>(
     println!("|---|---|---|---|---|---|---|---|");
     for batch in [1usize, 8, 32] {
         for &engine in engines {
-            let enc = encoder.clone().with_batch_size(batch).with_engine(engine);
+            let enc = encoder.clone().with_batch_size(batch).with_engine(engine)?;
             let _warm = enc.encode_tokens(&tokens[..batch.min(tokens.len())], None)?;
             let mut best = f64::INFINITY;
             for _ in 0..repeats.max(1) {

@@ -9,16 +9,13 @@
 //! bi-encoder. Scores are the sigmoid of the logit, as sentence-transformers'
 //! `CrossEncoder.predict` returns for one-label models.
 //!
-//! Scoring runs on the fused CPU path ([`crate::fused`]) or the Burn model, by [`Engine`], as
-//! the bi-encoder does; training always runs on Burn.
+//! Scoring runs on the fused CPU path ([`crate::fused`]) or the Burn model, by [`Engine`]
+//! resolved once at load into the `Runner` that scores every batch, as the bi-encoder does.
 
 use super::model::CrossEncoderModel;
-use crate::bert::BertInput;
-use crate::encoder::Engine;
+use crate::engine::{Engine, Runner, pair_logits};
 use crate::error::TrainerError;
 use crate::export::{copy_tokenizer_files, replace_dir, write_json};
-use crate::fused::FusedBert;
-use crate::host::host_f32;
 use crate::resolve::{ModelSource, resolve_model};
 use crate::tokenize::{Batch, TextTokenizer, Tokens};
 use crate::transformer::TransformerConfig;
@@ -33,7 +30,6 @@ use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::TensorView;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
 /// How to load a cross-encoder.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,14 +98,6 @@ fn seed_params<B: Backend>(
     });
 }
 
-/// The fused path's copy of a cross-encoder: the encoder, then pooler and classifier.
-#[derive(Debug)]
-struct FusedCross {
-    bert: FusedBert,
-    classifier: Vec<f32>,
-    bias: f32,
-}
-
 /// A cross-encoder with its tokenizer.
 #[derive(Debug, Clone)]
 pub struct CrossEncoder<B: Backend> {
@@ -127,8 +115,7 @@ pub struct CrossEncoder<B: Backend> {
     /// Whether the head came from the checkpoint (false: freshly initialized).
     pub head_loaded: bool,
     batch_size: usize,
-    engine: Engine,
-    fused: OnceLock<Arc<FusedCross>>,
+    runner: Runner,
     device: B::Device,
 }
 
@@ -138,7 +125,7 @@ impl<B: Backend> CrossEncoder<B> {
         let source = resolve_model(&config.model)?;
         let dir = source.dir().to_owned();
         let model_config = TransformerConfig::from_file(dir.join("config.json"))?;
-        config.engine.check(model_config.family())?;
+        let runner = Runner::new::<B>(config.engine, model_config.family())?;
         let max_len = config.max_length.min(model_config.max_tokens());
         let tokenizer = TextTokenizer::from_file(dir.join("tokenizer.json"), max_len)?;
         let path = dir.join("model.safetensors");
@@ -189,8 +176,7 @@ impl<B: Backend> CrossEncoder<B> {
             model_id: config.model.clone(),
             head_loaded,
             batch_size: config.batch_size.max(1),
-            engine: config.engine,
-            fused: OnceLock::new(),
+            runner,
             device: device.clone(),
         })
     }
@@ -202,63 +188,27 @@ impl<B: Backend> CrossEncoder<B> {
 
     /// Replaces the network (same architecture); the fused copy is made again on next use.
     pub fn set_model(&mut self, model: CrossEncoderModel<B>) {
-        self.fused = OnceLock::new();
+        self.runner.reset();
         self.model = model;
     }
 
-    /// The same cross-encoder with another scoring engine.
-    #[must_use]
-    pub fn with_engine(mut self, engine: Engine) -> Self {
-        if engine != self.engine {
-            self.fused = OnceLock::new();
+    /// The same cross-encoder with another scoring engine; an explicit fused engine for a
+    /// family it does not run is refused.
+    pub fn with_engine(mut self, engine: Engine) -> Result<Self, TrainerError> {
+        if engine != self.runner.engine() {
+            self.runner = Runner::new::<B>(engine, self.model_config.family())?;
         }
-        self.engine = engine;
-        self
+        Ok(self)
     }
 
     /// The scoring engine (training follows it: fused on CPU backends under `Auto`).
     pub fn engine(&self) -> Engine {
-        self.engine
+        self.runner.engine()
     }
 
     /// Whether scoring runs on the fused CPU path.
     pub fn uses_fused(&self) -> bool {
-        self.engine.runs_fused::<B>(self.model_config.family())
-    }
-
-    fn fused(&self) -> Result<&FusedCross, TrainerError> {
-        if let Some(f) = self.fused.get() {
-            return Ok(f);
-        }
-        let head = &self.model.classifier;
-        let classifier = host_f32(head.weight.val())?;
-        let bias = match &head.bias {
-            Some(b) => host_f32(b.val())?[0],
-            None => 0.0,
-        };
-        let bert = FusedBert::from_transformer(&self.model.body, &self.model_config)?;
-        let made = Arc::new(FusedCross {
-            bert: self.engine.prepare(bert),
-            classifier,
-            bias,
-        });
-        Ok(self.fused.get_or_init(|| made))
-    }
-
-    /// Logits of one batch on the fused path.
-    fn logits_fused(&self, rows: &[&Tokens]) -> Result<Vec<f32>, TrainerError> {
-        let f = self.fused()?;
-        let states = f.bert.forward(rows)?;
-        let h = states.hidden;
-        let pooled = f.bert.pooled(&states).unwrap_or_else(|| {
-            (0..rows.len())
-                .map(|i| states.sequence(i)[..h].to_vec())
-                .collect()
-        });
-        Ok(pooled
-            .iter()
-            .map(|p| p.iter().zip(&f.classifier).map(|(a, b)| a * b).sum::<f32>() + f.bias)
-            .collect())
+        self.runner.is_fused()
     }
 
     /// The device the model lives on.
@@ -277,15 +227,10 @@ impl<B: Backend> CrossEncoder<B> {
         &self,
         model: &CrossEncoderModel<B2>,
         tokens: &[&Tokens],
-        device: &B2::Device,
         dropout_seed: Option<u64>,
     ) -> burn::tensor::Tensor<B2, 1> {
         let batch = Batch::pad(tokens, self.tokenizer.pad_id());
-        let input: BertInput<B2> = BertInput {
-            dropout_seed,
-            ..batch.to_input(device)
-        };
-        model.forward(&input)
+        pair_logits(&model.body, &model.classifier, &batch, dropout_seed)
     }
 
     /// Raw logits of (query, document) pairs, in input order (batched, sorted by length).
@@ -298,14 +243,11 @@ impl<B: Backend> CrossEncoder<B> {
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].ids.len()));
         let mut out = vec![0.0; tokens.len()];
-        let fused = self.uses_fused();
+        let net = (&self.model.body, &self.model.classifier);
+        let pad_id = self.tokenizer.pad_id();
         for chunk in order.chunks(self.batch_size) {
             let rows: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-            let values = if fused {
-                self.logits_fused(&rows)?
-            } else {
-                host_f32(self.logits_with(&self.model, &rows, &self.device, None))?
-            };
+            let values = self.runner.logits(net, &self.model_config, pad_id, &rows)?;
             for (&i, v) in chunk.iter().zip(values) {
                 out[i] = v;
             }
@@ -363,8 +305,7 @@ impl<A: AutodiffBackend> CrossEncoder<A> {
             model_id: self.model_id.clone(),
             head_loaded: self.head_loaded,
             batch_size: self.batch_size,
-            engine: self.engine,
-            fused: OnceLock::new(),
+            runner: self.runner.for_backend::<A::InnerBackend>(),
             device: self.device.clone(),
         }
     }

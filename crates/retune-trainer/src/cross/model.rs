@@ -57,9 +57,7 @@ impl<B: Backend> CrossEncoderModel<B> {
     /// The first token's last hidden state `[batch, hidden]` to one logit per sequence: the
     /// projection, then the classifier.
     pub fn head(&self, first: Tensor<B, 2>) -> Tensor<B, 1> {
-        let logits = self.classifier.forward(self.body.project(first));
-        let [batch, _] = logits.dims();
-        logits.reshape([batch])
+        self.body.logit(first, &self.classifier)
     }
 }
 

@@ -143,7 +143,7 @@ impl<A: AutodiffBackend> CrossTrainer<A> {
             let (projection, output) = encoder.model.head_names();
             optimizer.lr_multipliers = vec![(format!("{output}."), m), (projection, m)];
         }
-        let engine = StepEngine::new(encoder.uses_fused());
+        let engine = StepEngine::new(encoder.engine(), encoder.model_config.family());
         Self {
             encoder,
             config,

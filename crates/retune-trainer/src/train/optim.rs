@@ -194,7 +194,7 @@ impl<B: Backend> AdamW<B> {
     ) -> Tensor<B, 1> {
         let lr = rate.lr * self.lr_multiplier(name);
         let scale = rate.grad_scale;
-        if crate::encoder::is_cpu_backend::<B>() {
+        if crate::engine::is_cpu_backend::<B>() {
             let keep = self.keep_values.then_some(id);
             self.update_on_host(name, (value, grad), (lr, scale as f32), keep, touched)
         } else if scale != 1.0 {
@@ -455,7 +455,7 @@ pub fn clip_scale(norm: f64, max_norm: f64) -> f64 {
 /// each gradient is moved out of its tensor (no copy when the map holds the only reference),
 /// read on the host and moved back; elsewhere it is a sum of tensor reductions.
 pub fn global_norm_rows<B: Backend>(grads: &mut NamedGrads<B>, hints: &RowHints) -> f64 {
-    if !crate::encoder::is_cpu_backend::<B>() {
+    if !crate::engine::is_cpu_backend::<B>() {
         return grads
             .values()
             .map(|g| f64::from(g.clone().powf_scalar(2.0).sum().into_scalar().to_f32()))

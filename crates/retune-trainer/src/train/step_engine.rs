@@ -7,8 +7,10 @@
 use super::fused_step::FusedStep;
 use super::optim::{AdamW, NamedGrads, accumulate, named_grads};
 use crate::Pooling;
+use crate::arch::Family;
 use crate::cross::{CrossEncoder, CrossEncoderModel};
 use crate::encoder::SentenceEncoder;
+use crate::engine::Engine;
 use crate::error::TrainerError;
 use crate::tokenize::{Batch, Tokens};
 use crate::transformer::Transformer;
@@ -34,9 +36,14 @@ pub(crate) struct StepEngine<A: AutodiffBackend> {
 }
 
 impl<A: AutodiffBackend> StepEngine<A> {
-    /// The fused engine when `fused` (the model's encoder runs fused on this backend), else Burn.
-    pub(crate) fn new(fused: bool) -> Self {
-        let kind = if fused { Kind::Fused } else { Kind::Burn };
+    /// The engine that an encoder's `engine` setting picks for a `family` model on this
+    /// backend (its inner backend: the fused engine runs beside autodiff).
+    pub(crate) fn new(engine: Engine, family: Family) -> Self {
+        let kind = if engine.runs_fused::<A::InnerBackend>(family) {
+            Kind::Fused
+        } else {
+            Kind::Burn
+        };
         Self {
             kind,
             step: FusedStep::default(),
@@ -101,7 +108,7 @@ impl<A: AutodiffBackend> StepEngine<A> {
         let device = encoder.device();
         let model = encoder.model();
         match self.kind {
-            Kind::Burn => Ok(encoder.logits_with(model, rows, device, Some(seed))),
+            Kind::Burn => Ok(encoder.logits_with(model, rows, Some(seed))),
             Kind::Fused => {
                 let body = (&model.body, &encoder.model_config);
                 let first = self.step.leaf(body, Pooling::Cls, rows, seed, device)?;

@@ -54,7 +54,7 @@ impl<A: AutodiffBackend> Trainer<A> {
     /// A trainer for an encoder loaded on an autodiff backend.
     pub fn new(encoder: SentenceEncoder<A>, config: TrainConfig) -> Self {
         let optimizer = AdamW::new(config.weight_decay, config.adam_epsilon);
-        let engine = StepEngine::new(encoder.uses_fused());
+        let engine = StepEngine::new(encoder.engine(), encoder.model_config.family());
         Self {
             encoder,
             config,
