@@ -5,7 +5,7 @@
 # same versions write the same values. Pass parts to rewrite only those:
 #
 #   scripts/make-reference.sh                   # everything
-#   scripts/make-reference.sh trec losses       # parts: trec losses minilm mpnet tiny modernbert
+#   scripts/make-reference.sh trec losses       # parts: trec losses minilm mpnet tiny modernbert qwen3
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/st-venv.sh

@@ -11,7 +11,7 @@ and kept; see tokenizer()). Inputs are the project's own fixtures
   minilm_embeddings.json        all-MiniLM-L6-v2's embeddings of the texts below
   mpnet_embeddings.json         all-mpnet-base-v2's embeddings of the same texts
   arch/tiny-mpnet/, arch/tiny-xlm-roberta/, arch/tiny-xlm-roberta-reranker/,
-  arch/tiny-modernbert/, arch/tiny-modernbert-reranker/
+  arch/tiny-modernbert/, arch/tiny-modernbert-reranker/, arch/tiny-qwen3/
                                 seeded random models with tokenizers trained on the fixture texts,
   arch/NAME.reference.json      their token ids, embeddings (or re-ranker scores), MNRL loss,
   arch/NAME.mnrl_grads.safetensors  and every parameter's gradient of that loss
@@ -250,6 +250,8 @@ def real_model_embeddings(model_id, out_name, texts):
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 # ModernBERT's byte-level BPE: [CLS] = 1, [SEP] = 2, [PAD] = 3 as in its config.
 BPE_SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+# Qwen3's: <|endoftext|> = 0 ends every text and pads (on the left).
+QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
 def tokenizer(kind, corpus, folder):
@@ -261,36 +263,38 @@ def tokenizer(kind, corpus, folder):
     if kind == "bpe":
         names = dict(bos_token="[CLS]", eos_token="[SEP]", cls_token="[CLS]", sep_token="[SEP]",
                      unk_token="[UNK]", pad_token="[PAD]", mask_token="[MASK]")
+    elif kind == "qwen":
+        names = dict(eos_token="<|endoftext|>", pad_token="<|endoftext|>", padding_side="left")
     else:
         names = dict(bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>",
                      unk_token="<unk>", pad_token="<pad>", mask_token="<mask>")
     return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=128, **names)
 
 
-def train_bpe(corpus):
-    tok = Tokenizer(tok_models.BPE(unk_token="[UNK]"))
+def train_bpe(corpus, specials, unk, single, pair, template_ids):
+    tok = Tokenizer(tok_models.BPE(unk_token=unk))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=1200, special_tokens=BPE_SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=1200, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(corpus, trainer)
     state = json.loads(tok.to_str())["model"]
-    rest = sorted(t for t in state["vocab"] if t not in BPE_SPECIALS)
-    vocab = {t: i for i, t in enumerate(BPE_SPECIALS + rest)}
+    rest = sorted(t for t in state["vocab"] if t not in specials)
+    vocab = {t: i for i, t in enumerate(specials + rest)}
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["merges"]]
-    tok.model = tok_models.BPE(vocab=vocab, merges=merges, unk_token="[UNK]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", 1), ("[SEP]", 2)],
-    )
+    tok.model = tok_models.BPE(vocab=vocab, merges=merges, unk_token=unk)
+    tok.post_processor = processors.TemplateProcessing(single=single, pair=pair, special_tokens=template_ids)
     return tok
 
 
 def train_tokenizer(kind, corpus):
     if kind == "bpe":
-        return train_bpe(corpus)
+        return train_bpe(corpus, BPE_SPECIALS, "[UNK]", "[CLS] $A [SEP]", "[CLS] $A [SEP] $B [SEP]",
+                         [("[CLS]", 1), ("[SEP]", 2)])
+    if kind == "qwen":
+        return train_bpe(corpus, QWEN_SPECIALS, None, "$A <|endoftext|>", "$A <|endoftext|> $B <|endoftext|>",
+                         [("<|endoftext|>", 0)])
     if kind == "wordpiece":
         tok = Tokenizer(tok_models.WordPiece(unk_token="<unk>"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -348,7 +352,7 @@ def scale_weights(model, std, seed):
                 p.copy_(0.02 * torch.randn(p.shape, generator=gen))
             elif "LayerNorm" in name or module.endswith("norm"):
                 p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
-            elif "word_embeddings" in name or "tok_embeddings" in name:
+            elif any(k in name for k in ("word_embeddings", "tok_embeddings", "embed_tokens")):
                 p.copy_(torch.randn(p.shape, generator=gen))
             elif "position_embeddings" in name:
                 p.copy_(0.05 * torch.randn(p.shape, generator=gen))
@@ -357,6 +361,24 @@ def scale_weights(model, std, seed):
 
 
 def tiny_config(family, vocab):
+    if family == "qwen3":
+        return transformers.Qwen3Config(
+            vocab_size=vocab,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=8,
+            intermediate_size=64,
+            max_position_embeddings=512,
+            rms_norm_eps=1e-6,
+            rope_parameters={"rope_theta": 1000000.0, "rope_type": "default"},
+            pad_token_id=0,
+            bos_token_id=0,
+            eos_token_id=0,
+            tie_word_embeddings=True,
+            use_cache=False,
+        )
     if family == "modernbert":
         return transformers.ModernBertConfig(
             vocab_size=vocab,
@@ -487,7 +509,7 @@ def tiny_reranker(name, family, tokenizer, seed):
 
 
 def main():
-    what = set(sys.argv[1:]) or {"trec", "losses", "minilm", "mpnet", "tiny", "modernbert"}
+    what = set(sys.argv[1:]) or {"trec", "losses", "minilm", "mpnet", "tiny", "modernbert", "qwen3"}
     texts = reference_texts()
     if "trec" in what:
         trec_eval_cases()
@@ -510,6 +532,9 @@ def main():
         bpe = tokenizer("bpe", tokenizer_corpus(), arch / "tiny-modernbert")
         tiny_bi_encoder("tiny-modernbert", "modernbert", bpe, texts, seed=4, pooling="cls")
         tiny_reranker("tiny-modernbert-reranker", "modernbert", bpe, seed=5)
+    if "qwen3" in what:
+        qwen = tokenizer("qwen", tokenizer_corpus(), OUT / "arch" / "tiny-qwen3")
+        tiny_bi_encoder("tiny-qwen3", "qwen3", qwen, texts, seed=6, pooling="lasttoken")
 
 
 if __name__ == "__main__":

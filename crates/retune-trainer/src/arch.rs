@@ -12,10 +12,12 @@
 //! | [`Family::XlmRoberta`] | `xlm-roberta`, `roberta` | positions start at `pad_token_id + 1`; one token type; head `classifier.dense` + `classifier.out_proj` |
 //! | [`Family::MPNet`] | `mpnet` | positions as XLM-RoBERTa; no token types; a relative position bias (`encoder.relative_attention_bias`, 32 buckets) added to every layer's attention scores; its own attention names |
 //!
-//! and ModernBERT ([`Family::ModernBert`], `modernbert`), a pre-norm encoder of its own shape
-//! (rotary positions, GeGLU, alternating global and sliding-window attention, no biases) whose
-//! name table lives with its layers in [`crate::modernbert`]. The BERT-shaped families run on
-//! both engines; ModernBERT runs on Burn ([`Family::runs_fused`]).
+//! and two of their own shapes whose name tables live with their layers: ModernBERT
+//! ([`Family::ModernBert`], `modernbert`; [`crate::modernbert`]), a pre-norm encoder with rotary
+//! positions, GeGLU and alternating global and sliding-window attention, and Qwen3
+//! ([`Family::Qwen3`], `qwen3`; [`crate::qwen3`]), a causal decoder used as an encoder with
+//! last-token pooling. The BERT-shaped families run on both engines; the others on Burn
+//! ([`Family::runs_fused`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -31,12 +33,14 @@ pub enum Family {
     MPNet,
     /// ModernBERT (`ModernBertModel`): gte-modernbert, modernbert-embed.
     ModernBert,
+    /// Qwen3 (`Qwen3Model`): Qwen3-Embedding.
+    Qwen3,
 }
 
 /// The `model_type` values and architectures retune loads, for error messages.
 pub const SUPPORTED: &str = "bert (BertModel), xlm-roberta / roberta (XLMRobertaModel, \
-    RobertaModel), mpnet (MPNetModel), modernbert (ModernBertModel), and their \
-    *ForSequenceClassification re-rankers";
+    RobertaModel), mpnet (MPNetModel), modernbert (ModernBertModel), their \
+    *ForSequenceClassification re-rankers, and qwen3 (Qwen3Model) bi-encoders";
 
 /// One parameter group of an encoder layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +89,7 @@ impl Family {
                 "xlm-roberta" | "roberta" => Ok(Self::XlmRoberta),
                 "mpnet" => Ok(Self::MPNet),
                 "modernbert" => Ok(Self::ModernBert),
+                "qwen3" => Ok(Self::Qwen3),
                 other => Err((
                     "model_type",
                     format!("{other:?} is not supported; supported: {SUPPORTED}"),
@@ -99,6 +104,7 @@ impl Family {
             ("Roberta", Self::XlmRoberta),
             ("MPNet", Self::MPNet),
             ("ModernBert", Self::ModernBert),
+            ("Qwen3", Self::Qwen3),
             ("Bert", Self::Bert),
         ]
         .into_iter()
@@ -119,6 +125,7 @@ impl Family {
             Self::XlmRoberta => "xlm-roberta",
             Self::MPNet => "mpnet",
             Self::ModernBert => "modernbert",
+            Self::Qwen3 => "qwen3",
         }
     }
 
@@ -129,6 +136,7 @@ impl Family {
             Self::XlmRoberta => "XLMRobertaModel",
             Self::MPNet => "MPNetModel",
             Self::ModernBert => "ModernBertModel",
+            Self::Qwen3 => "Qwen3Model",
         }
     }
 
@@ -139,6 +147,7 @@ impl Family {
             Self::XlmRoberta => "XLMRobertaForSequenceClassification",
             Self::MPNet => "MPNetForSequenceClassification",
             Self::ModernBert => "ModernBertForSequenceClassification",
+            Self::Qwen3 => "Qwen3ForSequenceClassification",
         }
     }
 
@@ -148,7 +157,7 @@ impl Family {
             Self::Bert => "bert.",
             Self::XlmRoberta => "roberta.",
             Self::MPNet => "mpnet.",
-            Self::ModernBert => "model.",
+            Self::ModernBert | Self::Qwen3 => "model.",
         }
     }
 
@@ -160,18 +169,25 @@ impl Family {
             Self::Bert => (format!("{}pooler.dense", self.body_prefix()), "classifier"),
             Self::XlmRoberta | Self::MPNet => ("classifier.dense".into(), "classifier.out_proj"),
             Self::ModernBert => ("head".into(), "classifier"),
+            Self::Qwen3 => ("score".into(), "score"),
         }
+    }
+
+    /// Whether retune loads this family's `*ForSequenceClassification` re-rankers (Qwen3's
+    /// score the last token and are not supported).
+    pub fn has_reranker(self) -> bool {
+        self != Self::Qwen3
     }
 
     /// Whether the fused CPU engine runs this family (the BERT-shaped ones).
     pub fn runs_fused(self) -> bool {
-        self != Self::ModernBert
+        !matches!(self, Self::ModernBert | Self::Qwen3)
     }
 
     /// The name prefix of layer `i`'s parameters (layer-wise learning rates).
     pub fn layer_prefix(self, i: usize) -> String {
         match self {
-            Self::ModernBert => format!("layers.{i}."),
+            Self::ModernBert | Self::Qwen3 => format!("layers.{i}."),
             _ => format!("encoder.layer.{i}."),
         }
     }
@@ -182,6 +198,7 @@ impl Family {
             Self::Bert => 0,
             Self::XlmRoberta | Self::MPNet => 1,
             Self::ModernBert => 50283,
+            Self::Qwen3 => 151_643,
         }
     }
 
@@ -189,7 +206,7 @@ impl Family {
     /// `pad_token_id + 1` (transformers' `create_position_ids_from_input_ids`).
     pub fn position_offset(self, pad_token_id: usize) -> usize {
         match self {
-            Self::Bert | Self::ModernBert => 0,
+            Self::Bert | Self::ModernBert | Self::Qwen3 => 0,
             Self::XlmRoberta | Self::MPNet => pad_token_id + 1,
         }
     }
@@ -267,13 +284,15 @@ mod tests {
             Family::detect(Some("modernbert"), None),
             Ok(Family::ModernBert)
         );
-        let (field, msg) = Family::detect(Some("qwen3"), None).unwrap_err();
-        assert_eq!(field, "model_type");
-        assert!(msg.contains("\"qwen3\"") && msg.contains("mpnet"), "{msg}");
         let qwen = ["Qwen3Model".to_string()];
-        let (field, msg) = Family::detect(None, Some(&qwen)).unwrap_err();
+        assert_eq!(Family::detect(None, Some(&qwen)), Ok(Family::Qwen3));
+        let (field, msg) = Family::detect(Some("llama"), None).unwrap_err();
+        assert_eq!(field, "model_type");
+        assert!(msg.contains("\"llama\"") && msg.contains("mpnet"), "{msg}");
+        let gemma = ["Gemma3Model".to_string()];
+        let (field, msg) = Family::detect(None, Some(&gemma)).unwrap_err();
         assert_eq!(field, "architectures");
-        assert!(msg.contains("Qwen3Model"), "{msg}");
+        assert!(msg.contains("Gemma3Model"), "{msg}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The local models of retune, in Burn: BERT-shaped encoders (BERT, MPNet, XLM-RoBERTa; see
-//! [`arch`]) and ModernBERT ([`modernbert`]), behind one contract ([`Transformer`]), that load Hugging Face checkpoints and embed exactly as sentence-transformers does,
+//! [`arch`]), ModernBERT ([`modernbert`]) and Qwen3 ([`qwen3`]), behind one contract
+//! ([`Transformer`]), that load Hugging Face checkpoints and embed exactly as sentence-transformers does,
 //! tokenization, pooling, the fused CPU engine, and the losses, samplers, optimizer schedule and
 //! training loop that fine-tune them, with the cross-encoder re-ranker ([`cross`]).
 //!
@@ -36,7 +37,10 @@ pub mod loss;
 pub mod modernbert;
 pub mod output;
 mod pooling;
+pub mod qwen3;
+mod raw_config;
 mod resolve;
+mod rope;
 mod st_config;
 mod tokenize;
 pub mod train;

@@ -1,7 +1,8 @@
 //! Pooling token states into one vector per text, as sentence-transformers' `Pooling` module.
 //!
 //! Mean: the average over real tokens (padding excluded; the divisor is clamped at 1e-9).
-//! CLS: the first token. Max: the element-wise maximum over real tokens (padding set to -1e9
+//! CLS: the first token. Last token: the last real token (the one followed by padding or the
+//! end; Qwen3-Embedding's pooling, whichever side the batch is padded on). Max: the element-wise maximum over real tokens (padding set to -1e9
 //! first). Mean-sqrt-len: the sum over real tokens divided by sqrt(token count).
 
 use burn::tensor::{Int, Tensor, backend::Backend};
@@ -18,6 +19,8 @@ pub enum Pooling {
     Max,
     /// `pooling_mode_mean_sqrt_len_tokens`.
     MeanSqrtLen,
+    /// `pooling_mode_lasttoken`.
+    LastToken,
 }
 
 impl Pooling {
@@ -27,6 +30,16 @@ impl Pooling {
         let m: Tensor<B, 3> = mask.float().reshape([batch, seq, 1]);
         match self {
             Pooling::Cls => hidden.narrow(1, 0, 1).reshape([batch, dim]),
+            Pooling::LastToken => {
+                // 1 where a real token is followed by padding or the end of the batch.
+                let end = m.zeros_like().narrow(1, 0, 1);
+                let next = match seq {
+                    1 => end,
+                    _ => Tensor::cat(vec![m.clone().narrow(1, 1, seq - 1), end], 1),
+                };
+                let last = m * (next.neg() + 1.0);
+                (hidden * last).sum_dim(1).reshape([batch, dim])
+            }
             Pooling::Max => {
                 let masked = hidden + (m.neg() + 1.0) * -1.0e9;
                 masked.max_dim(1).reshape([batch, dim])
@@ -53,7 +66,7 @@ impl Pooling {
             "pooling_mode_max_tokens": self == Pooling::Max,
             "pooling_mode_mean_sqrt_len_tokens": self == Pooling::MeanSqrtLen,
             "pooling_mode_weightedmean_tokens": false,
-            "pooling_mode_lasttoken": false,
+            "pooling_mode_lasttoken": self == Pooling::LastToken,
             "include_prompt": true,
         })
     }

@@ -162,15 +162,10 @@ fn read_pooling(path: &Path) -> Result<Pooling, TrainerError> {
             }
         }
     }
-    if p.pooling_mode_weightedmean_tokens || p.pooling_mode_lasttoken {
-        let field = if p.pooling_mode_lasttoken {
-            "pooling_mode_lasttoken"
-        } else {
-            "pooling_mode_weightedmean_tokens"
-        };
+    if p.pooling_mode_weightedmean_tokens {
         return Err(TrainerError::config(
             path,
-            field,
+            "pooling_mode_weightedmean_tokens",
             "this pooling mode is not supported",
         ));
     }
@@ -186,6 +181,7 @@ fn read_pooling(path: &Path) -> Result<Pooling, TrainerError> {
         (p.pooling_mode_cls_token, Pooling::Cls),
         (p.pooling_mode_max_tokens, Pooling::Max),
         (p.pooling_mode_mean_sqrt_len_tokens, Pooling::MeanSqrtLen),
+        (p.pooling_mode_lasttoken, Pooling::LastToken),
     ];
     let on: Vec<Pooling> = modes.iter().filter(|(b, _)| *b).map(|(_, m)| *m).collect();
     match on.as_slice() {
@@ -239,10 +235,17 @@ mod tests {
             r#"{"pooling_mode_lasttoken":true}"#,
         )
         .unwrap();
+        let c = SentenceTransformerConfig::from_dir(d, 512).unwrap();
+        assert_eq!(c.pooling, Pooling::LastToken);
+        std::fs::write(
+            d.join("1_Pooling/config.json"),
+            r#"{"pooling_mode_weightedmean_tokens":true}"#,
+        )
+        .unwrap();
         let err = SentenceTransformerConfig::from_dir(d, 512)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("pooling_mode_lasttoken"), "{err}");
+        assert!(err.contains("pooling_mode_weightedmean_tokens"), "{err}");
         std::fs::write(
             d.join("modules.json"),
             r#"[{"path":"2_Dense","type":"sentence_transformers.models.Dense"}]"#,

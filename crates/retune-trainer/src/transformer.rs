@@ -2,19 +2,20 @@
 //! chosen once from `config.json` ([`TransformerConfig::from_file`]). Encoders, re-rankers,
 //! training and export hold a `Transformer` and call it; only this file matches on the family's
 //! shape. The BERT-shaped families (BERT, XLM-RoBERTa, MPNet) share [`BertModel`]; ModernBERT
-//! has [`ModernBertModel`].
+//! has [`ModernBertModel`] and Qwen3 [`Qwen3Model`].
 //!
-//! | | BERT-shaped | ModernBERT |
-//! |---|---|---|
-//! | forward | [`BertModel::forward`] | [`ModernBertModel::forward`] |
-//! | names | [`crate::weights::visit_bert`] via [`Family`] | [`ModernBertModel::visit_params`] |
-//! | re-ranker projection | the pooler (tanh) | `head` (dense, activation, norm) |
-//! | engines | Burn and fused CPU | Burn |
+//! | | BERT-shaped | ModernBERT | Qwen3 |
+//! |---|---|---|---|
+//! | forward | [`BertModel::forward`] | [`ModernBertModel::forward`] | [`Qwen3Model::forward`] (causal) |
+//! | names | [`crate::weights::visit_bert`] via [`Family`] | [`ModernBertModel::visit_params`] | [`Qwen3Model::visit_params`] |
+//! | re-ranker projection | the pooler (tanh) | `head` (dense, activation, norm) | none (no re-ranker) |
+//! | engines | Burn and fused CPU | Burn | Burn |
 
 use crate::arch::Family;
 use crate::bert::{BertConfig, BertInput, BertModel};
 use crate::error::{TrainerError, read_json};
 use crate::modernbert::{ModernBertConfig, ModernBertModel};
+use crate::qwen3::{Qwen3Config, Qwen3Model};
 use crate::weights::{ParamTable, Slot, visit_bert};
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
@@ -27,6 +28,8 @@ pub enum TransformerConfig {
     Bert(BertConfig),
     /// ModernBERT.
     ModernBert(ModernBertConfig),
+    /// Qwen3.
+    Qwen3(Qwen3Config),
 }
 
 impl TransformerConfig {
@@ -45,6 +48,7 @@ impl TransformerConfig {
         .map_err(|(field, message)| TrainerError::config(path, field, message))?;
         match family {
             Family::ModernBert => Ok(Self::ModernBert(ModernBertConfig::from_json(path, raw)?)),
+            Family::Qwen3 => Ok(Self::Qwen3(Qwen3Config::from_json(path, raw)?)),
             _ => Ok(Self::Bert(BertConfig::from_file(path)?)),
         }
     }
@@ -54,6 +58,7 @@ impl TransformerConfig {
         match self {
             Self::Bert(c) => c.family,
             Self::ModernBert(_) => Family::ModernBert,
+            Self::Qwen3(_) => Family::Qwen3,
         }
     }
 
@@ -62,6 +67,7 @@ impl TransformerConfig {
         match self {
             Self::Bert(c) => c.hidden_size,
             Self::ModernBert(c) => c.hidden_size,
+            Self::Qwen3(c) => c.hidden_size,
         }
     }
 
@@ -70,6 +76,7 @@ impl TransformerConfig {
         match self {
             Self::Bert(c) => c.num_hidden_layers,
             Self::ModernBert(c) => c.num_hidden_layers,
+            Self::Qwen3(c) => c.num_hidden_layers,
         }
     }
 
@@ -78,6 +85,7 @@ impl TransformerConfig {
         match self {
             Self::Bert(c) => c.max_tokens(),
             Self::ModernBert(c) => c.max_position_embeddings,
+            Self::Qwen3(c) => c.max_position_embeddings,
         }
     }
 
@@ -85,7 +93,7 @@ impl TransformerConfig {
     pub fn bert(&self) -> Option<&BertConfig> {
         match self {
             Self::Bert(c) => Some(c),
-            Self::ModernBert(_) => None,
+            Self::ModernBert(_) | Self::Qwen3(_) => None,
         }
     }
 
@@ -98,6 +106,7 @@ impl TransformerConfig {
                 json
             }
             Self::ModernBert(c) => c.to_hf_json(architecture),
+            Self::Qwen3(c) => c.to_hf_json(architecture),
         }
     }
 }
@@ -109,17 +118,20 @@ pub enum Transformer<B: Backend> {
     Bert(BertModel<B>),
     /// ModernBERT.
     ModernBert(ModernBertModel<B>),
+    /// Qwen3.
+    Qwen3(Qwen3Model<B>),
 }
 
 impl<B: Backend> Transformer<B> {
     /// A randomly initialized network; `with_head` adds the re-ranker's projection (BERT's
-    /// pooler, ModernBERT's `head`).
+    /// pooler, ModernBERT's `head`; Qwen3 has none).
     pub fn init(config: &TransformerConfig, with_head: bool, device: &B::Device) -> Self {
         match config {
             TransformerConfig::Bert(c) => Self::Bert(BertModel::init(c, with_head, device)),
             TransformerConfig::ModernBert(c) => {
                 Self::ModernBert(ModernBertModel::init(c, with_head, device))
             }
+            TransformerConfig::Qwen3(c) => Self::Qwen3(Qwen3Model::init(c, device)),
         }
     }
 
@@ -128,6 +140,7 @@ impl<B: Backend> Transformer<B> {
         match self {
             Self::Bert(m) => m.family,
             Self::ModernBert(_) => Family::ModernBert,
+            Self::Qwen3(_) => Family::Qwen3,
         }
     }
 
@@ -136,6 +149,7 @@ impl<B: Backend> Transformer<B> {
         match self {
             Self::Bert(m) => m.forward(input),
             Self::ModernBert(m) => m.forward(input),
+            Self::Qwen3(m) => m.forward(input),
         }
     }
 
@@ -145,6 +159,7 @@ impl<B: Backend> Transformer<B> {
         match self {
             Self::Bert(m) => Self::Bert(m.with_dropout(p)),
             Self::ModernBert(m) => Self::ModernBert(m.with_dropout(p)),
+            Self::Qwen3(m) => Self::Qwen3(m.with_dropout(p)),
         }
     }
 
@@ -153,6 +168,7 @@ impl<B: Backend> Transformer<B> {
         match self {
             Self::Bert(m) => m.embeddings.word.weight.val().device(),
             Self::ModernBert(m) => m.tok_embeddings.weight.val().device(),
+            Self::Qwen3(m) => m.embed_tokens.weight.val().device(),
         }
     }
 
@@ -161,6 +177,7 @@ impl<B: Backend> Transformer<B> {
         match self {
             Self::Bert(m) => m.pooler.is_some(),
             Self::ModernBert(m) => m.head.is_some(),
+            Self::Qwen3(_) => false,
         }
     }
 
@@ -176,6 +193,7 @@ impl<B: Backend> Transformer<B> {
                 Some(h) => h.forward(first),
                 None => first,
             },
+            Self::Qwen3(_) => first,
         }
     }
 
@@ -191,7 +209,7 @@ impl<B: Backend> Transformer<B> {
     pub fn bert(&self) -> Option<&BertModel<B>> {
         match self {
             Self::Bert(m) => Some(m),
-            Self::ModernBert(_) => None,
+            Self::ModernBert(_) | Self::Qwen3(_) => None,
         }
     }
 
@@ -199,7 +217,7 @@ impl<B: Backend> Transformer<B> {
     pub fn bert_mut(&mut self) -> Option<&mut BertModel<B>> {
         match self {
             Self::Bert(m) => Some(m),
-            Self::ModernBert(_) => None,
+            Self::ModernBert(_) | Self::Qwen3(_) => None,
         }
     }
 
@@ -222,6 +240,7 @@ impl<B: Backend> Transformer<B> {
                 m.pooler = pooler;
             }
             Self::ModernBert(m) => m.visit_params(prefix, head, f),
+            Self::Qwen3(m) => m.visit_params(prefix, f),
         }
     }
 }

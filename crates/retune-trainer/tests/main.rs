@@ -17,5 +17,6 @@ mod loss_parity;
 mod loss_sign;
 mod minilm_parity;
 mod modernbert_parity;
+mod qwen3_parity;
 mod tiny_encoder;
 mod tiny_training;

@@ -143,5 +143,6 @@ pub(crate) fn pooling_name(p: retune_trainer::Pooling) -> &'static str {
         retune_trainer::Pooling::Cls => "cls",
         retune_trainer::Pooling::Max => "max",
         retune_trainer::Pooling::MeanSqrtLen => "mean_sqrt_len",
+        retune_trainer::Pooling::LastToken => "last_token",
     }
 }

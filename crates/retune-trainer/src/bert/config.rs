@@ -223,7 +223,7 @@ impl BertConfig {
                 "eos_token_id": 2,
             }),
             // Not BERT-shaped: `from_file` refuses it; nothing family-specific to add.
-            Family::ModernBert => serde_json::json!({}),
+            Family::ModernBert | Family::Qwen3 => serde_json::json!({}),
         };
         if let (Some(m), serde_json::Value::Object(e)) = (json.as_object_mut(), extra) {
             m.extend(e);

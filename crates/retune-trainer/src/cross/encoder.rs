@@ -125,6 +125,17 @@ impl<B: Backend> CrossEncoder<B> {
         let source = resolve_model(&config.model)?;
         let dir = source.dir().to_owned();
         let model_config = TransformerConfig::from_file(dir.join("config.json"))?;
+        if !model_config.family().has_reranker() {
+            return Err(TrainerError::config(
+                dir.join("config.json"),
+                "model_type",
+                format!(
+                    "{} re-rankers are not supported (a cross-encoder needs bert, xlm-roberta, \
+                     mpnet or modernbert)",
+                    model_config.family().model_type()
+                ),
+            ));
+        }
         let runner = Runner::new::<B>(config.engine, model_config.family())?;
         let max_len = config.max_length.min(model_config.max_tokens());
         let tokenizer = TextTokenizer::from_file(dir.join("tokenizer.json"), max_len)?;

@@ -10,6 +10,7 @@ pub(crate) fn pool(mode: Pooling, states: &[f32], dim: usize) -> Vec<f32> {
     let rows = states.chunks_exact(dim);
     match mode {
         Pooling::Cls => states[..dim].to_vec(),
+        Pooling::LastToken => states[states.len().saturating_sub(dim)..].to_vec(),
         Pooling::Max => rows.fold(vec![f32::NEG_INFINITY; dim], |mut acc, r| {
             for (a, &v) in acc.iter_mut().zip(r) {
                 *a = a.max(v);
@@ -43,6 +44,12 @@ pub(crate) fn pool_backward(mode: Pooling, states: &[f32], d_pooled: &[f32], d_s
     match mode {
         Pooling::Cls => {
             for (d, g) in d_states[..dim].iter_mut().zip(d_pooled) {
+                *d += g;
+            }
+        }
+        Pooling::LastToken => {
+            let last = d_states.len().saturating_sub(dim);
+            for (d, g) in d_states[last..].iter_mut().zip(d_pooled) {
                 *d += g;
             }
         }

@@ -6,6 +6,7 @@
 use crate::arch::Family;
 use crate::bert::Activation;
 use crate::error::{TrainerError, read_json};
+use crate::raw_config::{RawConfig, export_json};
 use serde_json::Value;
 use std::path::Path;
 
@@ -82,17 +83,10 @@ impl ModernBertConfig {
 
     /// As [`from_file`](Self::from_file) from the parsed file (`path` names it in errors).
     pub fn from_json(path: &Path, raw: Value) -> Result<Self, TrainerError> {
-        let size = |field: &str| {
-            raw.get(field)
-                .and_then(Value::as_u64)
-                .filter(|&n| n > 0)
-                .map(|n| n as usize)
-                .ok_or_else(|| TrainerError::config(path, field, "missing or zero"))
-        };
-        let float =
-            |field: &str, default: f64| raw.get(field).and_then(Value::as_f64).unwrap_or(default);
-        let flag =
-            |field: &str, default: bool| raw.get(field).and_then(Value::as_bool).unwrap_or(default);
+        let file = RawConfig { path, raw: &raw };
+        let size = |field: &str| file.size(field);
+        let float = |field: &str, default: f64| file.float(field, default);
+        let flag = |field: &str, default: bool| file.flag(field, default);
         let layers = size("num_hidden_layers")?;
         let global_layers = global_layers(path, &raw, layers)?;
         let (global_rope_theta, local_rope_theta) = rope_thetas(path, &raw)?;
@@ -155,12 +149,7 @@ impl ModernBertConfig {
 
     /// The `config.json` to export: the file as read, naming `architecture`.
     pub fn to_hf_json(&self, architecture: &str) -> Value {
-        let mut json = self.raw.clone();
-        if let Some(m) = json.as_object_mut() {
-            m.insert("architectures".into(), serde_json::json!([architecture]));
-            m.insert("model_type".into(), "modernbert".into());
-        }
-        json
+        export_json(&self.raw, architecture, "modernbert")
     }
 }
 
@@ -201,17 +190,7 @@ fn rope_thetas(path: &Path, raw: &Value) -> Result<(f64, f64), TrainerError> {
     let params = raw.get("rope_parameters");
     let theta = |kind: &str, legacy: &str, default: f64| -> Result<f64, TrainerError> {
         let p = params.and_then(|p| p.get(kind));
-        if let Some(t) = p
-            .and_then(|p| p.get("rope_type"))
-            .and_then(Value::as_str)
-            .filter(|t| *t != "default")
-        {
-            return Err(TrainerError::config(
-                path,
-                "rope_parameters",
-                format!("rope_type {t:?} is not supported (only \"default\")"),
-            ));
-        }
+        RawConfig { path, raw }.default_rope(p)?;
         Ok(p.and_then(|p| p.get("rope_theta"))
             .or_else(|| raw.get(legacy))
             .and_then(Value::as_f64)

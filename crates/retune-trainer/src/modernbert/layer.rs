@@ -7,9 +7,9 @@
 //! precedes it).
 
 use super::config::ModernBertConfig;
-use super::rope;
 use crate::bert::linear3;
 use crate::bert::{Activation, dropout_seeded};
+use crate::rope;
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::softmax;

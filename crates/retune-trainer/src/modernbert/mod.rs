@@ -9,7 +9,6 @@
 mod config;
 mod layer;
 mod model;
-mod rope;
 
 pub use config::ModernBertConfig;
 pub use layer::ModernBertLayer;

@@ -1,4 +1,4 @@
-//! Rotary position embeddings as transformers' default RoPE: the head's first and second
+//! Rotary position embeddings (ModernBERT, Qwen3) as transformers' default RoPE: the head's first and second
 //! halves rotated together (`rotate_half`), frequencies `theta^(-2i/head_dim)`.
 
 use burn::tensor::{Tensor, TensorData, backend::Backend};
