@@ -33,15 +33,15 @@ st32=""
 if [ "${1:-}" = "--st" ]; then
   . "$root/scripts/st-venv.sh"
   py=$(st_python)
-  # texts/s at batch 1, 8, 32 and peak RSS (MB), then retune's fused engine alone for its RSS
+  # texts/s at batch 1, 8, 32 and peak RSS (MB), then retune alone (engine auto) for its RSS
   read -r st1 st8 st32 strss < <("$py" scripts/st/encode.py "$dir" "$input" input 5 2>/dev/null)
   rss_file=$(mktemp)
   /usr/bin/time -f %M -o "$rss_file" ./target/release/retune bench encode --model "$model" --input "$input" \
-    --field input --repeats 1 --engine fused >/dev/null 2>&1
+    --field input --repeats 1 --engine auto >/dev/null 2>&1
   rtrss=$(tail -1 "$rss_file"); rm -f "$rss_file"
   echo
   echo "sentence-transformers run now (same texts, batch 1 / 8 / 32): $st1 / $st8 / $st32 texts/s, peak RSS $strss MB"
-  echo "retune fused, peak RSS of the same bench alone: $((rtrss / 1024)) MB"
+  echo "retune (engine auto: fused where the family runs on it), peak RSS of the same bench alone: $((rtrss / 1024)) MB"
 fi
 printf '%s\n' "$table" | awk -F'|' -v g1="$g1" -v g2="$g2" -v st="$st32" -v fpt="$flops_per_token" -v minilm="$minilm" '
   $2 ~ /fused|burn/ && $3+0 == 32 {

@@ -7,9 +7,24 @@ model_dir() {
   [ -f "$repo/refs/main" ] || { echo "error: $1 is neither a folder nor in $cache (scripts/install-model.sh $1)" >&2; return 1; }
   echo "$repo/snapshots/$(cat "$repo/refs/main")"
 }
-# Forward linear-layer FLOPs per token: layers x 2 x (4 h^2 + 2 h i).
+# Forward linear-layer FLOPs per token: layers x 2 x (attention projections + feed-forward):
+# 4 h^2 + 2 h i for BERT-shaped models, 4 h^2 + 3 h i for ModernBERT's GeGLU, and Qwen3's
+# grouped query/key/value heads with a 3-matrix SwiGLU.
 linear_flops_per_token() {
-  python3 -c "import json,sys; c=json.load(open(sys.argv[1])); h=c['hidden_size']; print(c['num_hidden_layers']*2*(4*h*h+2*h*c['intermediate_size']))" "$1/config.json"
+  python3 - "$1/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+h, i, t = c["hidden_size"], c["intermediate_size"], c.get("model_type")
+if t == "modernbert":
+    per = 4 * h * h + 3 * h * i
+elif t == "qwen3":
+    d = c.get("head_dim") or h // c["num_attention_heads"]
+    q, kv = c["num_attention_heads"] * d, c.get("num_key_value_heads", c["num_attention_heads"]) * d
+    per = 2 * h * q + 2 * h * kv + 3 * h * i
+else:
+    per = 4 * h * h + 2 * h * i
+print(c["num_hidden_layers"] * 2 * per)
+PY
 }
 # Sets `dir`, `flops_per_token` and `minilm` (1 for all-MiniLM-L6-v2, whose scaled anchors the
 # benchmarks print) for the model argument $1.
