@@ -20,3 +20,4 @@ pub use embeddings::BertEmbeddings;
 pub use layer::BertLayer;
 pub(crate) use linear::linear3;
 pub use model::{BertInput, BertModel, Pooler, materialize};
+pub(crate) use model::{padding_bias, pair_bias};

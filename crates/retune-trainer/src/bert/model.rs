@@ -9,8 +9,28 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
-/// Added to the attention scores of padded keys: large enough that exp() underflows to 0.
-const MASK_BIAS: f32 = -1.0e9;
+/// Added to the attention scores of masked keys: large enough that exp() underflows to 0.
+pub(crate) const MASK_BIAS: f32 = -1.0e9;
+
+/// The additive mask of padded keys, `[batch, 1, 1, seq]`, from `mask` `[batch, seq]`
+/// (1 for tokens).
+pub(crate) fn padding_bias<B: Backend>(mask: &Tensor<B, 2, Int>) -> Tensor<B, 4> {
+    let [batch, seq] = mask.dims();
+    ((mask.clone().float().neg() + 1.0) * MASK_BIAS).reshape([batch, 1, 1, seq])
+}
+
+/// The additive mask `[1, 1, seq, seq]` of (query, key) pairs where `sees(query, key)` is false.
+pub(crate) fn pair_bias<B: Backend>(
+    seq: usize,
+    sees: impl Fn(usize, usize) -> bool,
+    device: &B::Device,
+) -> Tensor<B, 4> {
+    let values: Vec<f32> = (0..seq)
+        .flat_map(|q| (0..seq).map(move |k| (q, k)))
+        .map(|(q, k)| if sees(q, k) { 0.0 } else { MASK_BIAS })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [1, 1, seq, seq]), device)
+}
 
 /// The pooler (`pooler.dense` + tanh on the first token), used by classification heads.
 #[derive(Module, Debug)]
@@ -98,9 +118,8 @@ impl<B: Backend> BertModel<B> {
 
     /// Hidden states of the last layer, `[batch, seq, hidden]`.
     pub fn forward(&self, input: &BertInput<B>) -> Tensor<B, 3> {
-        let [batch, seq] = input.attention_mask.dims();
-        let mask_bias = (input.attention_mask.clone().float().neg() + 1.0) * MASK_BIAS;
-        let mut mask_bias: Tensor<B, 4> = mask_bias.reshape([batch, 1, 1, seq]);
+        let [_, seq] = input.attention_mask.dims();
+        let mut mask_bias = padding_bias(&input.attention_mask);
         if let Some(bias) = &self.relative_bias {
             mask_bias = mask_bias + relative_bias_scores(bias, seq);
         }

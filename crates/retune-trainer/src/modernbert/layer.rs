@@ -23,6 +23,13 @@ pub(crate) fn norm<B: Backend>(config: &ModernBertConfig, device: &B::Device) ->
         .init(device)
 }
 
+/// How one kind of layer attends in a batch: its additive mask (padding, and the window on
+/// local layers) and its rotary `(cos, sin)` tables.
+pub(crate) struct Attend<B: Backend> {
+    pub(crate) bias: Tensor<B, 4>,
+    pub(crate) rope: (Tensor<B, 4>, Tensor<B, 4>),
+}
+
 /// One encoder layer.
 #[derive(Module, Debug)]
 pub struct ModernBertLayer<B: Backend> {
@@ -40,10 +47,8 @@ pub struct ModernBertLayer<B: Backend> {
     pub mlp_wo: Linear<B>,
     /// Attention heads.
     pub heads: usize,
-    /// This layer's RoPE theta.
-    pub theta: f64,
-    /// Tokens seen on each side; 0 for a global layer.
-    pub window: usize,
+    /// Whether the layer attends globally (else within the sliding window).
+    pub global: bool,
     /// Dropout on attention probabilities and output.
     pub attention_dropout: f64,
     /// Dropout inside the feed-forward block.
@@ -75,26 +80,24 @@ impl<B: Backend> ModernBertLayer<B> {
                 .with_bias(config.mlp_bias)
                 .init(device),
             heads: config.num_attention_heads,
-            theta: if global {
-                config.global_rope_theta
-            } else {
-                config.local_rope_theta
-            },
-            window: if global { 0 } else { config.sliding_window },
+            global,
             attention_dropout: config.attention_dropout,
             mlp_dropout: config.mlp_dropout,
             activation: config.hidden_activation,
         }
     }
 
-    /// `x` `[batch, seq, hidden]` through the layer; `bias` is the additive padding mask
-    /// `[batch, 1, 1, seq]` and `window_bias` the sliding-window mask `[1, 1, seq, seq]`
-    /// (used by local layers). Dropout sites `site..site + 3`.
-    pub fn forward(
+    /// Size of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.wo.weight.dims()[0] / self.heads
+    }
+
+    /// `x` `[batch, seq, hidden]` through the layer, attending as `attend` says (the model
+    /// gives global and sliding-window layers each their own). Dropout sites `site..site + 3`.
+    pub(crate) fn forward(
         &self,
         x: Tensor<B, 3>,
-        bias: &Tensor<B, 4>,
-        window_bias: &Tensor<B, 4>,
+        attend: &Attend<B>,
         seed: Option<u64>,
         site: u64,
     ) -> Tensor<B, 3> {
@@ -102,7 +105,7 @@ impl<B: Backend> ModernBertLayer<B> {
             Some(n) => n.forward(x.clone()),
             None => x.clone(),
         };
-        let x = x + self.attention(normed, bias, window_bias, seed, site);
+        let x = x + self.attention(normed, attend, seed, site);
         let inner = linear3(&self.wi, self.mlp_norm.forward(x.clone()));
         let [.., two_i] = inner.dims();
         let half = two_i / 2;
@@ -115,8 +118,7 @@ impl<B: Backend> ModernBertLayer<B> {
     fn attention(
         &self,
         x: Tensor<B, 3>,
-        bias: &Tensor<B, 4>,
-        window_bias: &Tensor<B, 4>,
+        attend: &Attend<B>,
         seed: Option<u64>,
         site: u64,
     ) -> Tensor<B, 3> {
@@ -129,13 +131,10 @@ impl<B: Backend> ModernBertLayer<B> {
                 .reshape([batch, seq, self.heads, d])
                 .swap_dims(1, 2)
         };
-        let (cos, sin) = rope::tables::<B>(self.theta, d, seq, &qkv.device());
-        let q = rope::apply(part(0), &cos, &sin);
-        let k = rope::apply(part(1), &cos, &sin);
-        let mut scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (d as f64).sqrt()) + bias.clone();
-        if self.window > 0 {
-            scores = scores + window_bias.clone();
-        }
+        let (cos, sin) = &attend.rope;
+        let q = rope::apply(part(0), cos, sin);
+        let k = rope::apply(part(1), cos, sin);
+        let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (d as f64).sqrt()) + attend.bias.clone();
         let probs = dropout_seeded(softmax(scores, 3), self.attention_dropout, seed, site);
         let context = probs
             .matmul(part(2))

@@ -5,15 +5,13 @@
 //! (`embeddings.tok_embeddings`, `layers.{i}.attn.Wqkv`, `layers.{i}.mlp.Wi`, `final_norm`, ...).
 
 use super::config::ModernBertConfig;
-use super::layer::{ModernBertLayer, norm};
-use crate::bert::{Activation, BertInput, dropout_seeded, materialize};
+use super::layer::{Attend, ModernBertLayer, norm};
+use crate::bert::{Activation, BertInput, dropout_seeded, materialize, padding_bias, pair_bias};
+use crate::rope;
 use crate::weights::{Slot, layer_norm, linear};
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, Linear, LinearConfig};
-use burn::tensor::{Tensor, TensorData, backend::Backend};
-
-/// Added to the attention scores of masked keys: large enough that exp() underflows to 0.
-const MASK_BIAS: f32 = -1.0e9;
+use burn::tensor::{Tensor, backend::Backend};
 
 /// The classification head's projection (`ModernBertPredictionHead`): `norm(act(dense(x)))`.
 #[derive(Module, Debug)]
@@ -52,6 +50,10 @@ pub struct ModernBertModel<B: Backend> {
     pub embedding_dropout: f64,
     /// Tokens a sliding-window layer sees on each side.
     pub sliding_window: usize,
+    /// RoPE theta of the global layers.
+    pub global_rope_theta: f64,
+    /// RoPE theta of the sliding-window layers.
+    pub local_rope_theta: f64,
 }
 
 impl<B: Backend> ModernBertModel<B> {
@@ -74,6 +76,8 @@ impl<B: Backend> ModernBertModel<B> {
             }),
             embedding_dropout: config.embedding_dropout,
             sliding_window: config.sliding_window,
+            global_rope_theta: config.global_rope_theta,
+            local_rope_theta: config.local_rope_theta,
         };
         materialize(&model);
         model
@@ -93,11 +97,21 @@ impl<B: Backend> ModernBertModel<B> {
     /// Hidden states after the final norm, `[batch, seq, hidden]` (token types are ignored:
     /// ModernBERT has none).
     pub fn forward(&self, input: &BertInput<B>) -> Tensor<B, 3> {
-        let [batch, seq] = input.attention_mask.dims();
+        let [_, seq] = input.attention_mask.dims();
         let device = input.attention_mask.device();
-        let bias = (input.attention_mask.clone().float().neg() + 1.0) * MASK_BIAS;
-        let bias: Tensor<B, 4> = bias.reshape([batch, 1, 1, seq]);
-        let window_bias = self.window_bias(seq, &device);
+        let padding = padding_bias(&input.attention_mask);
+        let w = self.sliding_window;
+        let window = pair_bias(seq, |q, k| q.abs_diff(k) <= w, &device);
+        let d = self.layers.first().map_or(2, |l| l.head_dim());
+        // Each kind of layer's mask and rotary tables, made once per batch.
+        let global = Attend {
+            bias: padding.clone(),
+            rope: rope::tables::<B>(self.global_rope_theta, d, seq, &device),
+        };
+        let local = Attend {
+            bias: padding + window,
+            rope: rope::tables::<B>(self.local_rope_theta, d, seq, &device),
+        };
         let seed = input.dropout_seed;
         let x = self.tok_embeddings.forward(input.input_ids.clone());
         let mut x = dropout_seeded(
@@ -107,18 +121,10 @@ impl<B: Backend> ModernBertModel<B> {
             0,
         );
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x, &bias, &window_bias, seed, 1 + 3 * i as u64);
+            let attend = if layer.global { &global } else { &local };
+            x = layer.forward(x, attend, seed, 1 + 3 * i as u64);
         }
         self.final_norm.forward(x)
-    }
-
-    /// `[1, 1, seq, seq]`: 0 where `|query - key| <= sliding_window`, else the mask bias.
-    fn window_bias(&self, seq: usize, device: &B::Device) -> Tensor<B, 4> {
-        let w = self.sliding_window;
-        let values: Vec<f32> = (0..seq)
-            .flat_map(|q| (0..seq).map(move |k| if q.abs_diff(k) <= w { 0.0 } else { MASK_BIAS }))
-            .collect();
-        Tensor::from_data(TensorData::new(values, [1, 1, seq, seq]), device)
     }
 
     /// Hands every parameter to `f` with its checkpoint name under `prefix`; the head's

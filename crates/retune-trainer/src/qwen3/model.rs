@@ -10,16 +10,13 @@
 //! sentence-transformers pads on.
 
 use super::config::Qwen3Config;
-use crate::bert::{BertInput, dropout_seeded, linear3, materialize};
+use crate::bert::{BertInput, dropout_seeded, linear3, materialize, padding_bias, pair_bias};
 use crate::rope;
 use crate::weights::{Slot, linear};
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::{Tensor, TensorData, backend::Backend};
-
-/// Added to the attention scores of masked keys: large enough that exp() underflows to 0.
-const MASK_BIAS: f32 = -1.0e9;
+use burn::tensor::{Tensor, backend::Backend};
 
 fn rms<B: Backend>(size: usize, config: &Qwen3Config, device: &B::Device) -> RmsNorm<B> {
     RmsNormConfig::new(size)
@@ -182,14 +179,9 @@ impl<B: Backend> Qwen3Model<B> {
 
     /// Hidden states after the final norm, `[batch, seq, hidden]`.
     pub fn forward(&self, input: &BertInput<B>) -> Tensor<B, 3> {
-        let [batch, seq] = input.attention_mask.dims();
+        let [_, seq] = input.attention_mask.dims();
         let device = input.attention_mask.device();
-        let padding = (input.attention_mask.clone().float().neg() + 1.0) * MASK_BIAS;
-        let causal: Vec<f32> = (0..seq)
-            .flat_map(|q| (0..seq).map(move |k| if k <= q { 0.0 } else { MASK_BIAS }))
-            .collect();
-        let causal = Tensor::<B, 4>::from_data(TensorData::new(causal, [1, 1, seq, seq]), &device);
-        let bias = causal + padding.reshape([batch, 1, 1, seq]);
+        let bias = pair_bias(seq, |q, k| k <= q, &device) + padding_bias(&input.attention_mask);
         let d = self.layers.first().map_or(2, |l| l.head_dim);
         let (cos, sin) = rope::tables::<B>(self.rope_theta, d, seq, &device);
         let mut x = self.embed(input);
