@@ -172,15 +172,6 @@ impl<B: Backend> Transformer<B> {
         }
     }
 
-    /// Whether the network has the re-ranker's projection.
-    pub fn has_head(&self) -> bool {
-        match self {
-            Self::Bert(m) => m.pooler.is_some(),
-            Self::ModernBert(m) => m.head.is_some(),
-            Self::Qwen3(_) => false,
-        }
-    }
-
     /// The re-ranker's projection of the first token's state `[batch, hidden]`; the
     /// identity when the network has none.
     pub fn project(&self, first: Tensor<B, 2>) -> Tensor<B, 2> {
@@ -232,12 +223,10 @@ impl<B: Backend> Transformer<B> {
     ) {
         match self {
             Self::Bert(m) => {
-                let mut pooler = m.pooler.take();
                 visit_bert(m, prefix, f);
-                if let Some(p) = pooler.as_mut() {
+                if let Some(p) = m.pooler.as_mut() {
                     crate::weights::linear(head, &mut p.dense, f);
                 }
-                m.pooler = pooler;
             }
             Self::ModernBert(m) => m.visit_params(prefix, head, f),
             Self::Qwen3(m) => m.visit_params(prefix, f),

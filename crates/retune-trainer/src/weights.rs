@@ -53,8 +53,9 @@ pub(crate) fn layer_norm<B: Backend>(
     }
 }
 
-/// The name table: every parameter of a BERT-shaped model with its HF name (no `bert.` prefix),
-/// the names coming from the model's [`Family`].
+/// The name table: every parameter of a BERT-shaped model's encoder (its pooler is named by
+/// `Transformer::visit_named`) with its HF name under `prefix`, the names coming from the
+/// model's [`Family`].
 pub(crate) fn visit_bert<B: Backend>(
     model: &mut BertModel<B>,
     prefix: &str,
@@ -95,9 +96,6 @@ pub(crate) fn visit_bert<B: Backend>(
             format!("{prefix}{}", Family::RELATIVE_BIAS),
             Slot::Matrix(&mut bias.weight),
         );
-    }
-    if let Some(pooler) = model.pooler.as_mut() {
-        linear(&format!("{prefix}{}", Family::POOLER), &mut pooler.dense, f);
     }
 }
 
