@@ -55,11 +55,16 @@ SIZES = {
 
 
 def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in SIZES:
+        sys.exit(f"usage: make_bench_model.py {'|'.join(SIZES)} OUT")
     name, out = sys.argv[1], Path(sys.argv[2])
     tiny, pooling, config = SIZES[name]
     torch.manual_seed(0)
     auto = transformers.AutoModel.from_config(config())
     tmp = out.parent / f".{out.name}-hf"
+    for path in (out, tmp):
+        if path.exists():
+            sys.exit(f"error: {path} exists; choose a new output folder (nothing was written)")
     auto.save_pretrained(tmp)
     tok = transformers.AutoTokenizer.from_pretrained(ARCH / tiny)
     tok.model_max_length = 128
